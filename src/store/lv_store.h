@@ -38,8 +38,14 @@ struct lv_profile_rec {
 };
 void lv_profile_rec_release(struct lv_profile_rec *p);
 
-/* Creates a profile. LV_ERR_CONFLICT if the name exists, LV_ERR_INVAL for an
- * empty name or one with characters outside [A-Za-z0-9_.@+-]. */
+/* True if name is a valid profile name: 1 to LV_PROFILE_NAME_MAX characters
+ * of [A-Za-z0-9_.@+-]. Every lv_store_profile_* and param/private function
+ * refuses other names with LV_ERR_INVAL. */
+#define LV_PROFILE_NAME_MAX 64
+bool lv_store_profile_name_valid(const char *name);
+
+/* Creates a profile. LV_ERR_CONFLICT if the name exists, LV_ERR_INVAL for a
+ * name lv_store_profile_name_valid() refuses or an empty component. */
 int lv_store_profile_create(struct lv_store *st, const char *name, const char *component,
                             struct lv_error *err);
 /* Deletes a profile and everything that belongs to it (params, privates).
@@ -54,6 +60,8 @@ int lv_store_profile_list(struct lv_store *st, struct lv_profile_rec **out, size
                           struct lv_error *err);
 /* The default profile's name (caller frees) or LV_ERR_NOT_FOUND. */
 int lv_store_profile_default_get(struct lv_store *st, char **name, struct lv_error *err);
+/* Makes name the default profile; NULL clears the default. LV_ERR_NOT_FOUND
+ * if there is no such profile. Deleting the default profile clears it. */
 int lv_store_profile_default_set(struct lv_store *st, const char *name, struct lv_error *err);
 
 /* Profile parameters, by (category, name), as the reference names them:
@@ -61,7 +69,9 @@ int lv_store_profile_default_set(struct lv_store *st, const char *name, struct l
  * "Force server"), ("Connection", "Force port"), ("Connection",
  * "check_certificate"), ("Connection", "autoconnect_backend")...
  * get: *value is the caller's to free; LV_ERR_NOT_FOUND when unset.
- * set: value NULL deletes. LV_ERR_NOT_FOUND if the profile does not exist. */
+ * set: value NULL deletes (deleting an unset value is not an error).
+ * Both: LV_ERR_NOT_FOUND if the profile does not exist; category and name
+ * must be non-empty (LV_ERR_INVAL). Values are stored verbatim. */
 int lv_store_param_get(struct lv_store *st, const char *profile, const char *category,
                        const char *name, char **value, struct lv_error *err);
 int lv_store_param_set(struct lv_store *st, const char *profile, const char *category,
@@ -69,9 +79,9 @@ int lv_store_param_set(struct lv_store *st, const char *profile, const char *cat
 
 /* Private key/value data of a module (namespace), per profile (profile NULL
  * = global). Same conventions as params. */
-int lv_store_private_get(struct lv_store *st, const char *profile, const char *ns,
-                         const char *key, char **value, struct lv_error *err);
-int lv_store_private_set(struct lv_store *st, const char *profile, const char *ns,
-                         const char *key, const char *value, struct lv_error *err);
+int lv_store_private_get(struct lv_store *st, const char *profile, const char *ns, const char *key,
+                         char **value, struct lv_error *err);
+int lv_store_private_set(struct lv_store *st, const char *profile, const char *ns, const char *key,
+                         const char *value, struct lv_error *err);
 
 #endif

@@ -112,7 +112,8 @@ void lv_xml_escape(struct lv_buf *out, const char *s, size_t len, bool attr);
  * instructions and comments are refused (XMPP's restricted XML). On success
  * *out is the root (one reference, caller unrefs) and 0 is returned. On
  * failure returns LV_ERR_INVAL (not well-formed: err->msg gives line:column
- * and the parser's reason, err->cond "not-well-formed" or "restricted-xml")
+ * and the parser's reason, err->cond "not-well-formed", "restricted-xml" or
+ * "unsupported-encoding" for input that is not UTF-8 by its BOM or declaration)
  * or LV_ERR_LIMIT (err->cond "policy-violation"). */
 int lv_xml_parse(const char *data, size_t len, const struct lv_xml_limits *limits,
                  struct lv_xml **out, struct lv_error *err);

@@ -27,6 +27,14 @@ struct lv_xml_stream_cbs {
 /* Creates a parser (caller frees). limits is copied. */
 struct lv_xml_stream *lv_xml_stream_new(const struct lv_xml_limits *limits,
                                         const struct lv_xml_stream_cbs *cbs, void *ud);
+/* Creates a parser for one standalone document instead of a stream (caller
+ * frees): its root element is the unit the limits apply to (depth 1;
+ * max_stanza_bytes counts every byte fed) and it is delivered whole through
+ * cbs->stanza when it closes; open and close are never called. Feed it, then
+ * call lv_xml_stream_finish(). lv_xml_parse() is built on it. */
+struct lv_xml_stream *lv_xml_stream_new_doc(const struct lv_xml_limits *limits,
+                                            const struct lv_xml_stream_cbs *cbs, void *ud);
+/* Frees s and any partly built stanza; NULL is a no-op. Not from a callback. */
 void lv_xml_stream_free(struct lv_xml_stream *s);
 /* Changes the limits (e.g. looser after authentication). */
 void lv_xml_stream_set_limits(struct lv_xml_stream *s, const struct lv_xml_limits *limits);
@@ -34,13 +42,20 @@ void lv_xml_stream_set_limits(struct lv_xml_stream *s, const struct lv_xml_limit
 /* Feeds len bytes. Callbacks run synchronously from inside this call.
  * Returns 0, or on error (the stream is then unusable until reset):
  *   LV_ERR_INVAL, err->cond "not-well-formed" (or "restricted-xml" for DTDs,
- *     comments, processing instructions, entity declarations);
+ *     comments, processing instructions, entity declarations, or
+ *     "unsupported-encoding" for a UTF-16 byte order mark or an XML
+ *     declaration naming an encoding other than UTF-8: input is UTF-8 only);
  *   LV_ERR_LIMIT, err->cond "policy-violation" (a limit was exceeded; msg
  *     names which).
  * If a callback called lv_xml_stream_stop(), returns 0 at once and the rest
  * of the chunk is discarded. */
 int lv_xml_stream_feed(struct lv_xml_stream *s, const char *data, size_t len,
                        struct lv_error *err);
+/* Declares the end of the input. Returns 0 when what was fed is complete (the
+ * document's root, or the stream's root, was closed), else LV_ERR_INVAL with
+ * cond "not-well-formed" and a line:column message (e.g. "no element found",
+ * an unclosed token). Errors are sticky as for lv_xml_stream_feed(). */
+int lv_xml_stream_finish(struct lv_xml_stream *s, struct lv_error *err);
 /* Called from a callback: stop parsing the current chunk (used before a
  * stream restart after STARTTLS or SASL success). The caller must call
  * lv_xml_stream_reset() before feeding again. */
