@@ -103,6 +103,13 @@ static int session_new(struct lv_backend *b, const char *profile, struct lv_sess
 int lv_backend_connect(struct lv_backend *b, const char *profile, struct lv_error *err)
 {
     struct lv_session *s = find_session(b, profile);
+    enum lv_xmpp_state st = s ? lv_xmpp_state(s->x) : LV_XMPP_OFFLINE;
+    if (s && (st == LV_XMPP_FAILED || st == LV_XMPP_OFFLINE)) {
+        /* Parameters (a fixed password...) may have changed since: start over
+         * with a fresh session. */
+        lv_backend_disconnect(b, profile, NULL);
+        s = NULL;
+    }
     if (!s) {
         int rc = session_new(b, profile, &s, err);
         if (rc != 0)
@@ -314,6 +321,46 @@ static void m_param_set(struct lv_bridge_call *call, json_t *params, void *ud)
     free(profile);
 }
 
+static void on_disco_info(struct lv_xmpp *x, const struct lv_disco_info *info,
+                          const struct lv_error *err, void *ud)
+{
+    struct lv_bridge_call *call = ud;
+    if (!info) {
+        lv_bridge_reply_error(call, err);
+        return;
+    }
+    json_t *ids = json_array(), *features = json_array();
+    for (size_t i = 0; i < info->nidentities; i++)
+        json_array_append_new(ids, json_pack("{s:s, s:s, s:s?}", "category",
+                                             info->identities[i].category, "type",
+                                             info->identities[i].type, "name",
+                                             info->identities[i].name));
+    for (size_t i = 0; i < info->nfeatures; i++)
+        json_array_append_new(features, json_string(info->features[i]));
+    lv_bridge_reply(call, json_pack("{s:o, s:o}", "identities", ids, "features", features));
+}
+
+/* discoInfo {profile?, jid, node?}: XEP-0030 disco#info of an entity. */
+static void m_disco_info(struct lv_bridge_call *call, json_t *params, void *ud)
+{
+    struct lv_backend *b = ud;
+    if (!need(call, params, "jid"))
+        return;
+    char *profile = call_profile(b, call, params);
+    if (!profile)
+        return;
+    struct lv_session *s = find_session(b, profile);
+    free(profile);
+    if (!s) {
+        struct lv_error err;
+        lv_error_set(&err, LV_ERR_AGAIN, "the profile is not connected");
+        lv_bridge_reply_error(call, &err);
+        return;
+    }
+    lv_disco_query_info(s->x, param_str(params, "jid"), param_str(params, "node"), on_disco_info,
+                        call);
+}
+
 static void m_shutdown(struct lv_bridge_call *call, json_t *params, void *ud)
 {
     lv_bridge_reply(call, json_true());
@@ -331,6 +378,7 @@ static const struct lv_bridge_method methods[] = {
     {"profileDelete", m_profile_delete},
     {"getParam", m_param_get},
     {"setParam", m_param_set},
+    {"discoInfo", m_disco_info},
     {"shutdown", m_shutdown},
 };
 

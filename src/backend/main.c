@@ -35,6 +35,7 @@ struct opts {
     const char *log_level;
     bool json;
     bool force;
+    bool daemon; /* fg/bg: log as configured */
     const char *jid, *password, *component;
     int autoconnect; /* -1 unset */
 };
@@ -84,7 +85,11 @@ static struct lv_config *load_config(const struct opts *o, int *exit_code)
         *exit_code = EXIT_FAIL;
         return NULL;
     }
-    const char *level = o->log_level ? o->log_level : lv_config_str(cfg, "DEFAULT", "log_level");
+    /* Admin commands only log warnings unless asked: their output is for
+     * people; the daemon follows log_level. */
+    const char *level = o->log_level ? o->log_level
+                        : o->daemon  ? lv_config_str(cfg, "DEFAULT", "log_level")
+                                     : "warning";
     lv_log_set_level(lv_log_level_parse(level));
     return cfg;
 }
@@ -170,6 +175,9 @@ static int run_daemon(struct lv_config *cfg, int ready_fd)
         report_ready(ready_fd, err.msg);
         return fail(rc, err.msg);
     }
+    /* A peer closing its socket must cost that connection only: without
+     * this, a write to it would kill the daemon with SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct lv_backend b;
@@ -196,7 +204,9 @@ static int run_daemon(struct lv_config *cfg, int ready_fd)
 static int cmd_fg(const struct opts *o, int argc, char **argv)
 {
     int ec = 0;
-    struct lv_config *cfg = load_config(o, &ec);
+    struct opts d = *o;
+    d.daemon = true;
+    struct lv_config *cfg = load_config(&d, &ec);
     return cfg ? run_daemon(cfg, -1) : ec;
 }
 
@@ -218,7 +228,9 @@ static void daemon_child(struct lv_config *cfg, int ready_fd)
 static int cmd_bg(const struct opts *o, int argc, char **argv)
 {
     int ec = 0;
-    struct lv_config *cfg = load_config(o, &ec);
+    struct opts d = *o;
+    d.daemon = true;
+    struct lv_config *cfg = load_config(&d, &ec);
     if (!cfg)
         return ec;
     int p[2];

@@ -16,7 +16,7 @@ char *lv_xstrdup(const char *s);
 /* Copies at most n bytes of s and NUL-terminates. */
 char *lv_xstrndup(const char *s, size_t n);
 /* printf into a new string. */
-char *lv_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *lv_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2), nonnull(1)));
 
 /* Grows *arr (of *cap elements of elem_size) so that it can hold at least need
  * elements; doubles the capacity. */

@@ -82,8 +82,12 @@ struct lv_xml *lv_xml_copy(const struct lv_xml *x)
     if (x->kind == LV_XML_TEXT)
         return lv_xml_new_text(x->text, x->text_len);
     struct lv_xml *c = lv_xml_new(x->name, x->ns);
-    for (size_t i = 0; i < x->nattrs; i++)
-        lv_xml_set_attr(c, x->attrs[i].name, x->attrs[i].value);
+    lv_grow((void **)&c->attrs, &c->attrs_cap, x->nattrs, sizeof(*c->attrs));
+    for (size_t i = 0; i < x->nattrs; i++) {
+        c->attrs[i].name = lv_xstrdup(x->attrs[i].name);
+        c->attrs[i].value = lv_xstrdup(x->attrs[i].value);
+    }
+    c->nattrs = x->nattrs;
     for (const struct lv_xml *ch = x->children; ch; ch = ch->next)
         lv_xml_add_child_take(c, lv_xml_copy(ch));
     return c;
@@ -257,8 +261,7 @@ char *lv_xml_child_text(const struct lv_xml *x, const char *name, const char *ns
 
 bool lv_xml_is(const struct lv_xml *x, const char *name, const char *ns)
 {
-    return x && x->kind == LV_XML_ELEM && strcmp(x->name, name) == 0 &&
-           (!ns || ns_eq(x->ns, ns));
+    return x && x->kind == LV_XML_ELEM && strcmp(x->name, name) == 0 && (!ns || ns_eq(x->ns, ns));
 }
 
 /* ---- escaping ---- */
@@ -374,9 +377,12 @@ static bool is_xml_ns(const char *uri, size_t len)
  * i (it declares the prefix they share), or i itself. */
 static size_t prefix_owner(const struct lv_xml *x, size_t i, size_t ulen)
 {
+    const char *uri = x->attrs[i].name + 1;
     for (size_t j = 0; j < i; j++) {
         const char *o = x->attrs[j].name;
-        if (o[0] == '{' && strncmp(o, x->attrs[i].name, ulen + 2) == 0)
+        const char *end = o[0] == '{' ? strrchr(o, '}') : NULL;
+        /* Whole URIs are compared: "{urn:a}b}x" is not in urn:a. */
+        if (end && (size_t)(end - o - 1) == ulen && strncmp(o + 1, uri, ulen) == 0)
             return j;
     }
     return i;

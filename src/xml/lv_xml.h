@@ -30,9 +30,9 @@ struct lv_xml_attr {
 
 struct lv_xml {
     enum lv_xml_kind kind;
-    char *name;  /* element: local name, owned; NULL for text */
-    char *ns;    /* element: namespace URI, owned; NULL = no namespace */
-    char *text;  /* text node: owned, unescaped, NUL-terminated */
+    char *name; /* element: local name, owned; NULL for text */
+    char *ns;   /* element: namespace URI, owned; NULL = no namespace */
+    char *text; /* text node: owned, unescaped, NUL-terminated */
     size_t text_len;
     struct lv_xml_attr *attrs; /* element attributes, owned */
     size_t nattrs, attrs_cap;

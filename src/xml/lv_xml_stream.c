@@ -35,19 +35,19 @@ struct lv_xml_stream {
     void *ud;
     bool doc; /* document mode: the root element is the stanza */
 
-    unsigned depth;       /* open elements, the stream root included */
-    struct lv_xml *top;   /* stanza being built, owned */
-    struct lv_xml *cur;   /* innermost open element of top, borrowed */
-    unsigned *nkids;      /* child count per open stanza level */
-    size_t nkids_cap;     /* (index 1 = the stanza) */
-    struct lv_buf text;   /* character data not yet added to cur */
-    uint64_t fed;         /* bytes handed to expat since the last reset */
-    uint64_t mark;        /* stream offset where the byte allowance starts */
-    bool in_parse;        /* inside XML_Parse (callbacks may run) */
-    bool stopped;         /* lv_xml_stream_stop() was called */
-    bool halted;          /* stopped or failed: ignore late expat events */
-    int code;             /* sticky error, 0 if none */
-    struct lv_error err;  /* its details */
+    unsigned depth;      /* open elements, the stream root included */
+    struct lv_xml *top;  /* stanza being built, owned */
+    struct lv_xml *cur;  /* innermost open element of top, borrowed */
+    unsigned *nkids;     /* child count per open stanza level */
+    size_t nkids_cap;    /* (index 1 = the stanza) */
+    struct lv_buf text;  /* character data not yet added to cur */
+    uint64_t fed;        /* bytes handed to expat since the last reset */
+    uint64_t mark;       /* stream offset where the byte allowance starts */
+    bool in_parse;       /* inside XML_Parse (callbacks may run) */
+    bool stopped;        /* lv_xml_stream_stop() was called */
+    bool halted;         /* stopped or failed: ignore late expat events */
+    int code;            /* sticky error, 0 if none */
+    struct lv_error err; /* its details */
 };
 
 /* ---- errors ---- */
@@ -127,7 +127,7 @@ static char *attr_name(const char *raw)
     if (!uri)
         return lv_xstrdup(raw);
     char *name = strcmp(uri, LV_NS_XML) == 0 ? lv_xasprintf("xml:%s", local)
-                                              : lv_xasprintf("{%s}%s", uri, local);
+                                             : lv_xasprintf("{%s}%s", uri, local);
     free(uri);
     return name;
 }
@@ -342,8 +342,8 @@ static void XMLCALL on_xml_decl(void *ud, const XML_Char *version, const XML_Cha
     struct lv_xml_stream *s = ud;
     if (s->halted || !encoding || strcasecmp(encoding, "UTF-8") == 0)
         return;
-    fail(s, LV_ERR_INVAL, "unsupported-encoding", "%lu:%lu: encoding %.40s is not UTF-8",
-         line(s), column(s), encoding);
+    fail(s, LV_ERR_INVAL, "unsupported-encoding", "%lu:%lu: encoding %.40s is not UTF-8", line(s),
+         column(s), encoding);
 }
 
 static XML_Parser make_parser(struct lv_xml_stream *s)
@@ -481,8 +481,7 @@ static bool utf16_bom(const struct lv_xml_stream *s, const char *data, size_t le
     return s->fed == 0 && (c == 0xFE || c == 0xFF);
 }
 
-int lv_xml_stream_feed(struct lv_xml_stream *s, const char *data, size_t len,
-                       struct lv_error *err)
+int lv_xml_stream_feed(struct lv_xml_stream *s, const char *data, size_t len, struct lv_error *err)
 {
     if (s->code)
         return report(s, err);

@@ -49,8 +49,7 @@ void lv_xml_stream_set_limits(struct lv_xml_stream *s, const struct lv_xml_limit
  *     names which).
  * If a callback called lv_xml_stream_stop(), returns 0 at once and the rest
  * of the chunk is discarded. */
-int lv_xml_stream_feed(struct lv_xml_stream *s, const char *data, size_t len,
-                       struct lv_error *err);
+int lv_xml_stream_feed(struct lv_xml_stream *s, const char *data, size_t len, struct lv_error *err);
 /* Declares the end of the input. Returns 0 when what was fed is complete (the
  * document's root, or the stream's root, was closed), else LV_ERR_INVAL with
  * cond "not-well-formed" and a line:column message (e.g. "no element found",

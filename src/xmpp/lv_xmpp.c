@@ -1218,7 +1218,8 @@ static void feed_plain(struct lv_xmpp *x, const char *data, size_t len)
     x->ping_out = false;
     if (lv_xml_stream_feed(x->parser, data, len, &err) != 0) {
         lv_error(AREA, "%s: bad XML from the server: %s", x->jid_str, err.msg);
-        stream_error(x, err.code, err.cond[0] ? err.cond : "not-well-formed", err.msg);
+        /* A server bug may be fixed on its side: retry later, with backoff. */
+        stream_error(x, LV_ERR_PROTO, err.cond[0] ? err.cond : "not-well-formed", err.msg);
     }
 }
 

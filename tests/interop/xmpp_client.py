@@ -40,10 +40,13 @@ import signal
 import sys
 import time
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import quoteattr
 
 try:
     import slixmpp
     from slixmpp.exceptions import IqError, IqTimeout
+    from slixmpp.xmlstream.handler import Callback
+    from slixmpp.xmlstream.matcher.base import MatcherBase
 except ImportError as exc:  # pragma: no cover
     print(f"CONNFAIL slixmpp not available: {exc} (apt-get install python3-slixmpp)",
           file=sys.stderr)
@@ -204,10 +207,33 @@ async def act_ping(c, args):
     return EXIT_OK
 
 
+class _PendingIdMatcher(MatcherBase):
+    """Matches iq replies whose id is in a dict (one handler for all pings:
+    slixmpp's per-iq handlers are scanned linearly for every stanza)."""
+
+    def __init__(self, pending):
+        super().__init__(None)
+        self.pending = pending
+
+    def match(self, stanza):
+        xml = stanza.xml
+        return xml.tag == "{jabber:client}iq" and xml.get("id") in self.pending
+
+
 async def act_ping_flood(c, args):
     count, conc = args.count, args.concurrency
     if count < 0 or conc < 1:
         raise Failure(EXIT_USAGE, "ERROR usage COUNT >= 0 and CONCURRENCY >= 1")
+    loop = asyncio.get_event_loop()
+    pending = {}
+
+    def on_reply(stanza):
+        fut = pending.pop(stanza.xml.get("id"), None)
+        if fut is not None and not fut.done():
+            fut.set_result(stanza)
+
+    c.register_handler(Callback("lv-ping-flood", _PendingIdMatcher(pending), on_reply))
+    to_attr = quoteattr(str(args.target))
     sent = 0
     ok = 0
     errors = 0
@@ -218,15 +244,27 @@ async def act_ping_flood(c, args):
         nonlocal sent, ok, errors, first_error
         while sent < count:
             sent += 1
+            iq_id = f"lvflood{sent}"
+            fut = loop.create_future()
+            pending[iq_id] = fut
+            c.send_raw(f"<iq type='get' id='{iq_id}' to={to_attr}>"
+                       f"<ping xmlns='{NS_PING}'/></iq>")
             try:
-                await c.send_iq(args.target, "get", ET.Element(f"{{{NS_PING}}}ping"))
-                ok += 1
-            except Failure as f:
+                reply = await asyncio.wait_for(fut, c.remaining())
+            except asyncio.TimeoutError:
+                pending.pop(iq_id, None)
                 errors += 1
                 if first_error is None:
-                    first_error = f.message
-                if f.code == EXIT_TIMEOUT and c.remaining() <= 0.1:
+                    first_error = f"TIMEOUT no answer from {args.target}"
+                if c.remaining() <= 0.1:
                     return
+                continue
+            if reply.xml.get("type") == "result":
+                ok += 1
+            else:
+                errors += 1
+                if first_error is None:
+                    first_error = error_line(reply)
 
     code = EXIT_OK
     workers = asyncio.gather(*(worker() for _ in range(min(conc, max(count, 1)))))
@@ -237,6 +275,7 @@ async def act_ping_flood(c, args):
     except asyncio.TimeoutError:
         code = EXIT_TIMEOUT
     secs = time.monotonic() - t0
+    c.remove_handler("lv-ping-flood")
     rate = ok / secs if secs > 0 else 0.0
     print(f"pings={ok + errors} errors={errors} seconds={secs:.3f} rate={rate:.1f}/s")
     if first_error:

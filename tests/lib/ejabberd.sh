@@ -42,13 +42,14 @@ _ejabberd_alive() {
     [[ ${stat:0:1} != Z ]]
 }
 
-_ejabberd_var() { # DIR NAME: value from DIR/ejabberd.ports
-    sed -n "s/^$2=//p" "$1/ejabberd.ports" 2>/dev/null
+_ejabberd_var() { # DIR NAME: value from DIR/ejabberd.ports (empty if none)
+    sed -n "s/^$2=//p" "$1/ejabberd.ports" 2>/dev/null || true
 }
 
 ejabberd_ctl() {
     local dir=${1:?usage: ejabberd_ctl DIR ARGS...}
     shift
+    dir=$(cd "$dir" && pwd) || return 1
     # ejabberdctl cds into the spool dir and runs erl there: run it as the
     # ejabberd user with HOME=DIR (Erlang cookie DIR/.erlang.cookie).
     # Bounded: a wedged Erlang client must not hang a test.
@@ -71,7 +72,7 @@ ejabberd_pid() {
         [[ -n $pid ]] && pids+=("$pid")
     fi
     # shellcheck disable=SC2207
-    pids+=($(pgrep -u ejabberd -f "beam.* -sname $node " 2>/dev/null))
+    pids+=($(pgrep -u ejabberd -f "beam.* -sname $node " 2>/dev/null || true))
     for pid in "${pids[@]}"; do
         _ejabberd_alive "$pid" || continue
         if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- " -sname $node "; then
@@ -252,6 +253,10 @@ _ejabberd_launch() {
     done
     mkdir -p "$dir/db" "$dir/logs" "$dir/contrib/conf" || return 1
     chown -R ejabberd: "$dir" || return 1
+    if ! runuser -u ejabberd -- test -w "$dir/db" -a -r "$dir/certs/server.key"; then
+        _ejabberd_say "user ejabberd cannot use $dir (a parent directory not searchable?)"
+        return 1
+    fi
 
     if ! ejabberd_ctl "$dir" start </dev/null >>"$dir/ejabberd.out" 2>&1; then
         _ejabberd_say "ejabberdctl start failed"
@@ -306,7 +311,14 @@ ejabberd_start() {
         cp -f "$LV_CERTS_DIR/ca.crt" "$LV_CERTS_DIR/server.key" "$LV_CERTS_DIR/server.crt" "$dir/certs/" || return 1
     fi
     lv_make_certs "$dir/certs" || return 1
-    _ejabberd_write_config "$dir" "$c2s" "$comp" "$dist" "lvejabberd_${c2s}@localhost" || return 1
+    local node="lvejabberd_${c2s}@localhost" old
+    old=$(_ejabberd_var "$dir" NODE)
+    if [[ -n $old && $old != "$node" && -d $dir/db ]]; then
+        # The Mnesia schema is bound to the node name (derived from C2S_PORT).
+        _ejabberd_say "node name changed ($old -> $node): discarding $dir/db"
+        rm -rf "$dir/db"
+    fi
+    _ejabberd_write_config "$dir" "$c2s" "$comp" "$dist" "$node" || return 1
     _ejabberd_launch "$dir" || return 1
     local u
     for u in louise pierre admin tester; do

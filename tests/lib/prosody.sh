@@ -48,14 +48,32 @@ _prosody_lua_str() {
     printf '"%s"' "$s"
 }
 
+# _prosody_is_ours PID CFG: PID runs prosody with config file CFG.
+_prosody_is_ours() {
+    _prosody_alive "$1" &&
+        tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- " --config $2 "
+}
+
 prosody_pid() {
-    local dir=${1:?usage: prosody_pid DIR} pid
-    [[ -r $dir/prosody.pid ]] || return 1
-    pid=$(tr -dc '0-9' <"$dir/prosody.pid")
-    [[ -n $pid ]] && _prosody_alive "$pid" || return 1
-    # Guard against a recycled pid: it must be a prosody using our config.
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/prosody.cfg.lua" || return 1
-    printf '%s\n' "$pid"
+    local dir=${1:?usage: prosody_pid DIR} pid cfg
+    dir=$(cd "$dir" 2>/dev/null && pwd) || return 1
+    cfg=$dir/prosody.cfg.lua
+    if [[ -r $dir/prosody.pid ]]; then
+        pid=$(tr -dc '0-9' <"$dir/prosody.pid")
+        # Guard against a recycled pid: it must be a prosody using our config.
+        if [[ -n $pid ]] && _prosody_is_ours "$pid" "$cfg"; then
+            printf '%s\n' "$pid"
+            return 0
+        fi
+    fi
+    # No (valid) pidfile yet, e.g. during start-up: look for the process.
+    for pid in $(pgrep -f -- "prosody --config $cfg" 2>/dev/null); do
+        if _prosody_is_ours "$pid" "$cfg"; then
+            printf '%s\n' "$pid"
+            return 0
+        fi
+    done
+    return 1
 }
 
 prosody_register() {
@@ -140,8 +158,8 @@ EOF
 # _prosody_launch DIR: start with the existing config and wait for the ports.
 _prosody_launch() {
     local dir=$1 c2s comp
-    c2s=$(sed -n 's/^C2S_PORT=//p' "$dir/prosody.ports" 2>/dev/null)
-    comp=$(sed -n 's/^COMP_PORT=//p' "$dir/prosody.ports" 2>/dev/null)
+    c2s=$(sed -n 's/^C2S_PORT=//p' "$dir/prosody.ports" 2>/dev/null || true)
+    comp=$(sed -n 's/^COMP_PORT=//p' "$dir/prosody.ports" 2>/dev/null || true)
     if [[ -z $c2s || -z $comp ]]; then
         _prosody_say "no $dir/prosody.ports: use prosody_start first"
         return 1
@@ -171,12 +189,15 @@ _prosody_launch() {
 
     local i
     for ((i = 0; i < 200; i++)); do # 200 x 0.05 s = 10 s
+        # ($! is setsid's pid, which forks if the caller uses job control.)
         if ! _prosody_alive "$pid" && ! prosody_pid "$dir" >/dev/null; then
             _prosody_say "prosody exited during start-up"
             _prosody_diag "$dir"
             return 1
         fi
         if _prosody_port_open "$c2s" && _prosody_port_open "$comp"; then
+            # Make sure the pidfile names the server itself.
+            pid=$(prosody_pid "$dir") && printf '%s\n' "$pid" >"$dir/prosody.pid"
             return 0
         fi
         sleep 0.05

@@ -87,12 +87,12 @@ static const struct escape_case escape_cases[] = {
     {S("nul\0byte"), "nulbyte", "nulbyte"},
     {S("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
      "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
-    {S("bad\xc3"), "bad", "bad"},           /* truncated sequence */
-    {S("x\xc0\xafy"), "xy", "xy"},          /* overlong '/' */
-    {S("s\xed\xa0\x80!"), "s!", "s!"},      /* UTF-16 surrogate */
+    {S("bad\xc3"), "bad", "bad"},                  /* truncated sequence */
+    {S("x\xc0\xafy"), "xy", "xy"},                 /* overlong '/' */
+    {S("s\xed\xa0\x80!"), "s!", "s!"},             /* UTF-16 surrogate */
     {S("n\xef\xbf\xbe\xef\xbf\xbf!"), "n!", "n!"}, /* U+FFFE, U+FFFF */
-    {S("\xf4\x90\x80\x80z"), "z", "z"},     /* > U+10FFFF */
-    {S("\x80\xbf"), "", ""},                /* stray continuation bytes */
+    {S("\xf4\x90\x80\x80z"), "z", "z"},            /* > U+10FFFF */
+    {S("\x80\xbf"), "", ""},                       /* stray continuation bytes */
     {S(""), "", ""},
 };
 
@@ -143,6 +143,7 @@ static struct lv_xml *build_attrs(void)
 {
     struct lv_xml *x = lv_xml_new("x", "urn:a");
     lv_xml_set_attr(x, "xml:lang", "fr");
+    lv_xml_set_attr(x, "{urn:b}x}zero", "0"); /* URI urn:b}x, not urn:b */
     lv_xml_set_attr(x, "{urn:b}one", "1");
     lv_xml_set_attr(x, "{urn:c}two", "2");
     lv_xml_set_attr(x, "{urn:b}three", "3");
@@ -180,7 +181,8 @@ static const struct ser_case ser_cases[] = {
      "<pubsub xmlns='http://jabber.org/protocol/pubsub'><publish/></pubsub></iq>"},
     {build_no_ns_child, "urn:a", "<x><y xmlns=''/></x>"},
     {build_attrs, "urn:a",
-     "<x xml:lang='fr' xmlns:ns0='urn:b' ns0:one='1' xmlns:ns1='urn:c' ns1:two='2' ns0:three='3'"
+     "<x xml:lang='fr' xmlns:ns0='urn:b}x' ns0:zero='0' xmlns:ns1='urn:b' ns1:one='1'"
+     " xmlns:ns2='urn:c' ns2:two='2' ns1:three='3'"
      " xml:space='preserve' q='it&apos;s &quot;q&quot; &amp; &lt;q&gt;'/>"},
     {build_text_mix, NULL, "<p>a<b>bold</b>c&#13;\n</p>"},
 };
@@ -432,8 +434,7 @@ static void test_round_trip_parsed_tree(void **state)
     assert_string_equal(x->name, "iq");
     assert_string_equal(x->ns, NS_CLIENT);
     struct lv_xml *entry = lv_xml_find(
-        lv_xml_find(lv_xml_find(lv_xml_find(x, "pubsub", NS_PUBSUB), "items", NULL), "item",
-                    NULL),
+        lv_xml_find(lv_xml_find(lv_xml_find(x, "pubsub", NS_PUBSUB), "items", NULL), "item", NULL),
         "entry", NS_ATOM);
     assert_non_null(entry);
     struct lv_xml *div = lv_xml_find(lv_xml_find(entry, "title", NULL), "div", NS_XHTML);
@@ -507,8 +508,8 @@ static const struct err_case err_cases[] = {
     {"\xff\xfe<", LV_ERR_INVAL, "unsupported-encoding", "UTF-16"}, /* UTF-16 BOMs */
     {"\xfe\xff", LV_ERR_INVAL, "unsupported-encoding", "UTF-16"},
     {"<!DOCTYPE a><a/>", LV_ERR_INVAL, "restricted-xml", "DTD"},
-    {"<!DOCTYPE a [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;'>]><a>&lol2;</a>",
-     LV_ERR_INVAL, "restricted-xml", "DTD"},
+    {"<!DOCTYPE a [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;'>]><a>&lol2;</a>", LV_ERR_INVAL,
+     "restricted-xml", "DTD"},
     {"<!DOCTYPE a SYSTEM 'file:///etc/passwd'><a>&x;</a>", LV_ERR_INVAL, "restricted-xml", "DTD"},
     {"<!-- hi --><a/>", LV_ERR_INVAL, "restricted-xml", "1:1: comments"},
     {"<a>\n  <!-- hi --></a>", LV_ERR_INVAL, "restricted-xml", "2:3: comments"},
