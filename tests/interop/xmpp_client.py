@@ -36,7 +36,7 @@ Exit codes: 0 success, 1 error reply (condition printed as
 import argparse
 import asyncio
 import logging
-import signal
+import os
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -53,6 +53,26 @@ except ImportError as exc:  # pragma: no cover
     sys.exit(2)
 
 EXIT_OK, EXIT_ERROR, EXIT_CONN, EXIT_TIMEOUT, EXIT_USAGE = 0, 1, 2, 3, 64
+
+# Standard output is collected and written in one go at exit, ignoring a closed
+# pipe: `xmpp_client.py ... | head -1` under `set -o pipefail` must not turn
+# into a failure (exit 141/120) when the reader leaves early.
+_OUT = []
+
+
+def out(line):
+    _OUT.append(str(line))
+
+
+def flush_out():
+    data = "".join(f"{line}\n" for line in _OUT).encode()
+    _OUT.clear()
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(1, view):]
+    except (BrokenPipeError, OSError):
+        pass
 
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -177,8 +197,8 @@ class Client(slixmpp.ClientXMPP):
 
 # -- actions ------------------------------------------------------------------
 async def act_login(c, _args):
-    print(f"OK connected {c.boundjid.full}")
-    print(f"session tls={'yes' if c.tls_active() else 'no'} sasl={c.mech_name()}")
+    out(f"OK connected {c.boundjid.full}")
+    out(f"session tls={'yes' if c.tls_active() else 'no'} sasl={c.mech_name()}")
     return EXIT_OK
 
 
@@ -194,16 +214,16 @@ async def act_disco_info(c, args):
         line = f"identity {ident.get('category', '')}/{ident.get('type', '')}"
         if ident.get("name"):
             line += f" {ident.get('name')}"
-        print(line)
+        out(line)
     for feat in q.findall(f"{{{NS_DISCO_INFO}}}feature"):
-        print(f"feature {feat.get('var', '')}")
+        out(f"feature {feat.get('var', '')}")
     return EXIT_OK
 
 
 async def act_ping(c, args):
     t0 = time.monotonic()
     await c.send_iq(args.target, "get", ET.Element(f"{{{NS_PING}}}ping"))
-    print(f"OK pong {args.target} ms={(time.monotonic() - t0) * 1000:.1f}")
+    out(f"OK pong {args.target} ms={(time.monotonic() - t0) * 1000:.1f}")
     return EXIT_OK
 
 
@@ -277,7 +297,7 @@ async def act_ping_flood(c, args):
     secs = time.monotonic() - t0
     c.remove_handler("lv-ping-flood")
     rate = ok / secs if secs > 0 else 0.0
-    print(f"pings={ok + errors} errors={errors} seconds={secs:.3f} rate={rate:.1f}/s")
+    out(f"pings={ok + errors} errors={errors} seconds={secs:.3f} rate={rate:.1f}/s")
     if first_error:
         print(f"first-error {first_error}", file=sys.stderr)
     if code == EXIT_TIMEOUT:
@@ -298,11 +318,11 @@ async def act_iq_raw(c, args):
         reply = await c.send_iq(args.target, args.type, payload)
     except Failure as f:
         if f.code == EXIT_ERROR:
-            print(f.message)
+            out(f.message)
             if f.stanza:
                 print(f.stanza, file=sys.stderr)
         raise
-    print(str(reply))
+    out(str(reply))
     return EXIT_OK
 
 
@@ -352,8 +372,6 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    # Behave like a normal CLI tool when piped into head & co.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as e:
@@ -372,11 +390,12 @@ def main(argv=None):
         code, message = EXIT_TIMEOUT, (
             f"TIMEOUT after {args.timeout:g} s"
             + ("" if c.session_ok else " (no session: connection/authentication stalled)"))
-    if message:
-        stream = sys.stdout if code == EXIT_ERROR else sys.stderr
-        if not (code == EXIT_ERROR and args.action == "iq-raw"):  # already printed
-            print(message, file=stream)
-    sys.stdout.flush()
+    if message and not (code == EXIT_ERROR and args.action == "iq-raw"):  # else already out
+        if code == EXIT_ERROR:
+            out(message)  # error replies: "ERROR <condition> ..." on stdout
+        else:
+            print(message, file=sys.stderr)
+    flush_out()
     # Close the stream politely but don't wait long for the server.
     try:
         c.disconnect(wait=0.5)
