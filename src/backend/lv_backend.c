@@ -205,6 +205,20 @@ static void m_status(struct lv_bridge_call *call, json_t *params, void *ud)
                                     (json_int_t)uv_os_getpid(), "sessions", sessions));
 }
 
+/* A profile with a password of its own (General/Password) is only
+ * connected by who knows it. */
+static int check_profile_password(struct lv_backend *b, const char *profile, const char *given,
+                                  struct lv_error *err)
+{
+    char *pw = NULL;
+    int rc = lv_profile_param_get(b->store, profile, "General", "Password", &pw, err);
+    if (rc == 0 && *pw && (!given || strcmp(pw, given) != 0))
+        rc = lv_error_set(err, LV_ERR_PERM, "wrong or missing profile password (--pwd) for %s",
+                          profile);
+    free(pw);
+    return rc;
+}
+
 static void m_connect(struct lv_bridge_call *call, json_t *params, void *ud)
 {
     struct lv_backend *b = ud;
@@ -212,8 +226,41 @@ static void m_connect(struct lv_bridge_call *call, json_t *params, void *ud)
     if (!profile)
         return;
     struct lv_error err;
-    reply_rc(call, lv_backend_connect(b, profile, &err), &err);
+    int rc = check_profile_password(b, profile, param_str(params, "password"), &err);
+    if (rc == 0)
+        rc = lv_backend_connect(b, profile, &err);
+    reply_rc(call, rc, &err);
     free(profile);
+}
+
+static void m_profile_resolve(struct lv_bridge_call *call, json_t *params, void *ud)
+{
+    char *profile = call_profile(ud, call, params);
+    if (profile)
+        lv_bridge_reply(call, json_string(profile));
+    free(profile);
+}
+
+static void m_default_get(struct lv_bridge_call *call, json_t *params, void *ud)
+{
+    struct lv_backend *b = ud;
+    char *profile = NULL;
+    struct lv_error err;
+    if (lv_profile_resolve(b->store, NULL, &profile, &err) != 0)
+        lv_bridge_reply_error(call, &err);
+    else
+        lv_bridge_reply(call, json_string(profile));
+    free(profile);
+}
+
+static void m_default_set(struct lv_bridge_call *call, json_t *params, void *ud)
+{
+    struct lv_backend *b = ud;
+    if (!need(call, params, "profile"))
+        return;
+    struct lv_error err;
+    reply_rc(call, lv_store_profile_default_set(b->store, param_str(params, "profile"), &err),
+             &err);
 }
 
 static void m_disconnect(struct lv_bridge_call *call, json_t *params, void *ud)
@@ -269,9 +316,13 @@ static void m_profile_create(struct lv_bridge_call *call, json_t *params, void *
         return;
     json_t *ac = json_object_get(params, "autoconnect");
     struct lv_error err;
-    int rc = lv_profile_create(b->store, param_str(params, "profile"), param_str(params, "jid"),
+    const char *name = param_str(params, "profile");
+    int rc = lv_profile_create(b->store, name, param_str(params, "jid"),
                                param_str(params, "xmpp_password"), param_str(params, "component"),
                                ac ? json_is_true(ac) : -1, &err);
+    if (rc == 0 && param_str(params, "password"))
+        rc = lv_profile_param_set(b->store, name, "General", "Password",
+                                  param_str(params, "password"), &err);
     reply_rc(call, rc, &err);
 }
 
@@ -296,9 +347,12 @@ static void m_param_get(struct lv_bridge_call *call, json_t *params, void *ud)
         return;
     char *value = NULL;
     struct lv_error err;
-    if (lv_profile_param_get(b->store, profile, param_str(params, "category"),
-                             param_str(params, "name"), &value, &err) != 0)
+    const char *name = param_str(params, "name");
+    if (lv_profile_param_get(b->store, profile, param_str(params, "category"), name, &value,
+                             &err) != 0)
         lv_bridge_reply_error(call, &err);
+    else if (strcmp(name, "Password") == 0 && *value && !json_is_true(json_object_get(params, "reveal")))
+        lv_bridge_reply(call, json_string("********")); /* as the reference shows passwords */
     else
         lv_bridge_reply(call, json_string(value));
     free(value);
@@ -379,6 +433,9 @@ static const struct lv_bridge_method methods[] = {
     {"getParam", m_param_get},
     {"setParam", m_param_set},
     {"discoInfo", m_disco_info},
+    {"profileResolve", m_profile_resolve},
+    {"profileDefaultGet", m_default_get},
+    {"profileDefaultSet", m_default_set},
     {"shutdown", m_shutdown},
 };
 

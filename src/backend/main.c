@@ -2,8 +2,9 @@
  *
  * Commands are a table (name, synopsis, help, examples, handler): --help,
  * `help COMMAND` and the man page (`libervia-backend manpage`) all come from
- * it. Exit codes: 0 success, 1 failure, 2 bad usage, 3 not running (status,
- * stop), 4 not found, 5 conflict. */
+ * it. Exit codes are the reference's (as `li` uses them): 0 success, 1
+ * failure, 2 bad usage, 3 not running (status, stop), 16 not found, 19
+ * conflict. */
 #include "backend/lv_backend.h"
 #include "backend/lv_profile.h"
 #include "bridge/lv_bridge.h"
@@ -27,8 +28,8 @@
 #define PROG "libervia-backend"
 #define VERSION "0.1.0"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_NOT_FOUND = 4,
-       EXIT_CONFLICT = 5 };
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_NOT_FOUND = 16,
+       EXIT_CONFLICT = 19 };
 
 struct opts {
     const char *config;
@@ -568,8 +569,8 @@ static void usage(FILE *out)
     for (size_t i = 0; i < n; i++)
         if (c[i].examples)
             fprintf(out, "%s", c[i].examples);
-    fprintf(out, "\nExit codes: 0 ok, 1 failure, 2 bad usage, 3 not running, 4 not found, "
-                 "5 conflict.\n");
+    fprintf(out, "\nExit codes: 0 ok, 1 failure, 2 bad usage, 3 not running, 16 not found, "
+                 "19 conflict.\n");
 }
 
 static void roff_escape(const char *s)
@@ -608,8 +609,8 @@ static int cmd_manpage(const struct opts *o, int argc, char **argv)
             roff_escape(c[i].examples);
     printf(".fi\n.SH FILES\n/etc/libervia.conf, /etc/libervia/libervia.conf, "
            "$XDG_CONFIG_HOME/libervia/libervia.conf: see doc/configuration.md.\n"
-           ".SH EXIT STATUS\n0 ok, 1 failure, 2 bad usage, 3 not running, 4 not found, "
-           "5 conflict.\n");
+           ".SH EXIT STATUS\n0 ok, 1 failure, 2 bad usage, 3 not running, 16 not found, "
+           "19 conflict.\n");
     return EXIT_OK;
 }
 

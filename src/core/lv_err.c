@@ -24,7 +24,8 @@ bool lv_err_transient(int code)
     return code == LV_ERR_IO || code == LV_ERR_TIMEOUT || code == LV_ERR_AGAIN;
 }
 
-static int vset(struct lv_error *e, int code, const char *cond, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int vset(struct lv_error *e, int code, const char *cond,
+                                                     const char *fmt, va_list ap)
 {
     if (!e)
         return code;

@@ -23,7 +23,10 @@ int lv_form_submit_new(const char *form_type, json_t *values, struct lv_xml **ou
 /* Reads a form element into {var: value or [values]}; the FORM_TYPE field is
  * included. Caller owns the result. With meta non-NULL, *meta gets
  * {var: {"type":…, "label":…, "options":[…]}} for fields that have them
- * (caller owns). */
+ * (caller owns); "options" lists the option values. A field's value is an
+ * array for list-multi, jid-multi and text-multi fields (and whenever the
+ * peer sent several values), else a string ("" for a field without value).
+ * Fields without var are skipped; for a repeated var the first one counts. */
 json_t *lv_form_to_json(const struct lv_xml *x, json_t **meta);
 /* The first <x xmlns='jabber:x:data'> child of parent, or NULL. Borrowed. */
 struct lv_xml *lv_form_find(const struct lv_xml *parent);

@@ -29,7 +29,7 @@ lvb profile create louise -j louise@example.test -x pw >/dev/null
 set +e
 lvb profile create louise -j louise@example.test -x pw 2>"$dir/err"; rc=$?
 set -e
-[[ $rc == 5 ]] && grep -q "exists" "$dir/err" || fail "duplicate profile: rc $rc $(cat "$dir/err")"
+[[ $rc == 19 ]] && grep -q "exists" "$dir/err" || fail "duplicate profile: rc $rc $(cat "$dir/err")"
 set +e
 lvb profile create bad -j "not a jid@@" -x pw 2>"$dir/err"; rc=$?
 set -e
@@ -46,7 +46,7 @@ set -e
 set +e
 lvb param get nobody Connection JabberID 2>"$dir/err"; rc=$?
 set -e
-[[ $rc == 4 ]] || fail "unknown profile: rc $rc"
+[[ $rc == 16 ]] || fail "unknown profile: rc $rc"
 [[ $(lvb param get louise Connection Password) == "(set)" ]] || fail "password shown"
 [[ $(lvb param get louise Connection check_certificate) == true ]] || fail "default param"
 lvb profile create gw -j gw.example.test -x s -C ap-gateway >/dev/null

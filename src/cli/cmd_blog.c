@@ -1,0 +1,6 @@
+/* li blog ... (being written) */
+#include "cli/lv_cli_cmds.h"
+
+void lv_cli_cmds_blog(void)
+{
+}
