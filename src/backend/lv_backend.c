@@ -1,7 +1,9 @@
 #include "lv_backend.h"
+#include "backend/lv_bridge_util.h"
 #include "core/lv_log.h"
 #include "core/lv_mem.h"
 #include "lv_profile.h"
+#include "pubsub/lv_pubsub.h"
 #include "xmpp/lv_disco.h"
 #include "xmpp/lv_xmpp.h"
 
@@ -19,6 +21,8 @@ struct lv_session {
     char *component; /* entry point, NULL for a client */
     struct lv_xmpp *x;
     struct lv_disco *disco;
+    char *pubsub_service; /* the server's pubsub service, once discovered */
+    unsigned disco_pending;
     struct lv_session *next;
 };
 
@@ -49,10 +53,87 @@ static json_t *session_json(const struct lv_session *s)
     return o;
 }
 
+/* ---- discovery of the server's pubsub service (for comments nodes) ---- */
+
+struct info_q {
+    struct lv_session *s;
+    char *jid;
+};
+
+static void on_item_info_q(struct lv_xmpp *x, const struct lv_disco_info *info,
+                           const struct lv_error *err, void *ud)
+{
+    struct info_q *q = ud;
+    struct lv_session *s = q->s;
+    s->disco_pending--;
+    if (info && !s->pubsub_service && lv_disco_info_is(info, "pubsub", "service") &&
+        !lv_disco_info_is(info, "pubsub", "pep")) {
+        s->pubsub_service = q->jid;
+        q->jid = NULL;
+        lv_debug(AREA, "%s: pubsub service is %s", s->profile, s->pubsub_service);
+    }
+    free(q->jid);
+    free(q);
+    (void)err;
+}
+
+static void on_server_items(struct lv_xmpp *x, const struct lv_disco_item *items, size_t n,
+                            const struct lv_error *err, void *ud)
+{
+    struct lv_session *s = ud;
+    s->disco_pending--;
+    for (size_t i = 0; i < n && !err; i++) {
+        if (items[i].node)
+            continue;
+        struct info_q *q = lv_xcalloc(1, sizeof(*q));
+        q->s = s;
+        q->jid = lv_xstrdup(items[i].jid);
+        s->disco_pending++;
+        lv_disco_query_info(x, items[i].jid, NULL, on_item_info_q, q);
+    }
+}
+
+static void discover_pubsub(struct lv_session *s)
+{
+    free(s->pubsub_service);
+    s->pubsub_service = NULL;
+    s->disco_pending++;
+    lv_disco_query_items(s->x, lv_xmpp_server(s->x), NULL, on_server_items, s);
+}
+
+const char *lv_backend_pubsub_service(struct lv_backend *b, struct lv_xmpp *x)
+{
+    for (struct lv_session *s = b->sessions; s; s = s->next)
+        if (s->x == x)
+            return s->pubsub_service;
+    return NULL;
+}
+
+/* ---- pubsub events → bridge notifications ---- */
+
+static void on_ps_event(struct lv_xmpp *x, const struct lv_ps_event *ev, void *ud)
+{
+    struct lv_session *s = ud;
+    if (!s->b->bridge)
+        return;
+    static const char *const kinds[] = {"items", "retract", "purge", "delete", "config"};
+    json_t *n = json_pack("{s:s, s:s, s:s, s:s}", "profile", s->profile, "service", ev->service,
+                          "node", ev->node ? ev->node : "", "type", kinds[ev->kind]);
+    if (ev->items)
+        json_object_set_new(n, "items", lv_bu_items_json(ev->items));
+    json_t *retracted = json_array();
+    for (size_t i = 0; i < ev->n_retracted; i++)
+        json_array_append_new(retracted, json_string(ev->retracted[i]));
+    json_object_set_new(n, "retracted", retracted);
+    lv_bridge_notify(s->b->bridge, "psEvent", n);
+}
+
 static void on_state(struct lv_xmpp *x, enum lv_xmpp_state state, const struct lv_error *err,
                      void *ud)
 {
     struct lv_session *s = ud;
+    if (state == LV_XMPP_ONLINE && !s->component)
+        discover_pubsub(s);
     if (s->b->bridge)
         lv_bridge_notify(s->b->bridge, "connectionChanged", session_json(s));
 }
@@ -60,7 +141,9 @@ static void on_state(struct lv_xmpp *x, enum lv_xmpp_state state, const struct l
 static void session_free(struct lv_session *s)
 {
     lv_disco_free(s->disco);
-    lv_xmpp_free(s->x);
+    lv_pubsub_off_event(s->x, on_ps_event, s);
+    lv_xmpp_free(s->x); /* pending iqs get their error callback now, s still valid */
+    free(s->pubsub_service);
     free(s->profile);
     free(s->component);
     free(s);
@@ -95,6 +178,7 @@ static int session_new(struct lv_backend *b, const char *profile, struct lv_sess
     lv_profile_conn_release(&conn);
     s->disco = lv_disco_new(s->x);
     add_identity(s);
+    lv_pubsub_on_event(s->x, on_ps_event, s);
     lv_xmpp_set_state_fn(s->x, on_state, s);
     *out = s;
     return 0;
@@ -154,6 +238,31 @@ void lv_backend_autoconnect(struct lv_backend *b)
 }
 
 /* ---- bridge methods ---- */
+
+struct lv_xmpp *lv_backend_call_xmpp(struct lv_backend *b, struct lv_bridge_call *call,
+                                     json_t *params)
+{
+    char *profile = NULL;
+    struct lv_error err;
+    if (lv_profile_resolve(b->store, json_string_value(json_object_get(params, "profile")),
+                           &profile, &err) != 0) {
+        lv_bridge_reply_error(call, &err);
+        return NULL;
+    }
+    struct lv_session *s = find_session(b, profile);
+    if (!s || lv_xmpp_state(s->x) != LV_XMPP_ONLINE) {
+        lv_error_set_cond(&err, LV_ERR_AGAIN, "not-connected",
+                          "profile %s is not connected%s%s (connect it with -c, or `li profile "
+                          "connect -p %s`)",
+                          profile, s ? ": " : "", s ? lv_xmpp_state_name(lv_xmpp_state(s->x)) : "",
+                          profile);
+        lv_bridge_reply_error(call, &err);
+        free(profile);
+        return NULL;
+    }
+    free(profile);
+    return s->x;
+}
 
 static const char *param_str(json_t *params, const char *key)
 {
@@ -482,6 +591,8 @@ int lv_backend_init(struct lv_backend *b, uv_loop_t *loop, struct lv_config *cfg
     if (rc != 0)
         return rc;
     lv_bridge_add_methods(b->bridge, methods, LV_ARRAY_LEN(methods), b);
+    lv_bridge_ps_register(b);
+    lv_bridge_mb_register(b);
     uv_signal_init(loop, &b->sigterm);
     uv_signal_init(loop, &b->sigint);
     b->sigterm.data = b->sigint.data = b;

@@ -40,4 +40,17 @@ int lv_backend_connect(struct lv_backend *b, const char *profile, struct lv_erro
 /* Disconnects a profile. LV_ERR_NOT_FOUND when it has no session. */
 int lv_backend_disconnect(struct lv_backend *b, const char *profile, struct lv_error *err);
 
+/* For bridge methods: the online stream of the call's profile (its
+ * "profile" param, or the default profile). When there is none, answers the
+ * call with the error and returns NULL. */
+struct lv_xmpp *lv_backend_call_xmpp(struct lv_backend *b, struct lv_bridge_call *call,
+                                     json_t *params);
+/* The pubsub service of the profile's server (discovered once online), or
+ * NULL if it has none or discovery is not finished. Borrowed. */
+const char *lv_backend_pubsub_service(struct lv_backend *b, struct lv_xmpp *x);
+
+/* Method tables of the other bridge modules (lv_bridge_ps.c, lv_bridge_mb.c). */
+void lv_bridge_ps_register(struct lv_backend *b);
+void lv_bridge_mb_register(struct lv_backend *b);
+
 #endif

@@ -5,7 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -67,21 +67,13 @@ static const struct lv_opt options[] = {
 };
 
 struct value {
-    char *value; /* expanded and validated; never NULL */
-    char *origin;
+    char *raw;    /* as written (or the default), before interpolation */
+    char *origin; /* "FILE:LINE", "command line" or "default" */
+    char *value;  /* expanded and validated; never NULL after a successful resolve */
 };
 
 struct lv_config {
     struct value *values; /* parallel to options[] */
-};
-
-struct load_ctx {
-    struct lv_config *cfg;
-    const char *path;
-    FILE *fp;
-    int line;
-    struct lv_error *err;
-    int rc;
 };
 
 static size_t noptions(void)
@@ -180,7 +172,7 @@ int lv_config_parse_size(const char *s, long long *out)
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
+    if (errno || end == s || !(v >= 0)) /* also refuses NaN */
         return LV_ERR_INVAL;
     while (*end == ' ')
         end++;
@@ -240,58 +232,166 @@ static int validate(const struct lv_opt *o, const char *v, char *why, size_t why
     return LV_ERR_INVAL;
 }
 
-static const char *env_or(const char *name, const char *home_rel, struct lv_buf *tmp)
+static void home_dir(struct lv_buf *out)
 {
-    const char *v = getenv(name);
-    if (v && *v)
-        return v;
     const char *home = getenv("HOME");
-    lv_buf_reset(tmp);
-    if (strcmp(name, "XDG_RUNTIME_DIR") == 0 && !home_rel) {
-        lv_buf_addf(tmp, "/tmp/libervia-%u", (unsigned)getuid());
-        return tmp->data;
+    if (!home || !*home) {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw && pw->pw_dir ? pw->pw_dir : "/";
     }
-    lv_buf_addf(tmp, "%s/%s", home ? home : "/", home_rel);
-    return tmp->data;
+    lv_buf_adds(out, home);
 }
 
-/* Expands @XDG_*@ tokens, %(key)s references to [DEFAULT] keys and, for
- * paths, a leading "~". */
-static char *expand(const struct lv_config *cfg, const struct lv_opt *o, const char *v)
+static void xdg_dir(struct lv_buf *out, const char *var, const char *home_rel)
 {
-    struct lv_buf out = LV_BUF_INIT, tmp = LV_BUF_INIT;
-    if (o->type == LV_OPT_PATH && v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
-        const char *home = getenv("HOME");
-        lv_buf_adds(&out, home ? home : "");
-        v++;
+    const char *v = getenv(var);
+    if (v && *v)
+        lv_buf_adds(out, v);
+    else if (home_rel) {
+        home_dir(out);
+        lv_buf_addf(out, "/%s", home_rel);
+    } else /* no XDG_RUNTIME_DIR: a private directory per user */
+        lv_buf_addf(out, "/tmp/libervia-%u", (unsigned)getuid());
+}
+
+#define MAX_INTERPOLATION_DEPTH 10
+
+static int expand_into(const struct lv_config *cfg, const char *v, struct lv_buf *out, int depth,
+                       char *why, size_t whylen);
+
+/* %(key)s: the [DEFAULT] key's value, itself expanded (as ConfigParser's
+ * BasicInterpolation, at read time, so the latest value of the key counts). */
+static int expand_ref(const struct lv_config *cfg, const char *key, struct lv_buf *out, int depth,
+                      char *why, size_t whylen)
+{
+    int i = find_opt("DEFAULT", key);
+    if (i < 0) {
+        snprintf(why, whylen, "%%(%s)s refers to no [DEFAULT] option", key);
+        return LV_ERR_INVAL;
     }
+    if (depth >= MAX_INTERPOLATION_DEPTH) {
+        snprintf(why, whylen, "interpolation of %%(%s)s is too deep (a loop?)", key);
+        return LV_ERR_INVAL;
+    }
+    return expand_into(cfg, cfg->values[i].raw, out, depth + 1, why, whylen);
+}
+
+static int expand_into(const struct lv_config *cfg, const char *v, struct lv_buf *out, int depth,
+                       char *why, size_t whylen)
+{
     while (*v) {
         const char *end;
-        if (strncmp(v, "@XDG_DATA_HOME@", 15) == 0) {
-            lv_buf_adds(&out, env_or("XDG_DATA_HOME", ".local/share", &tmp));
-            v += 15;
-        } else if (strncmp(v, "@XDG_RUNTIME_DIR@", 17) == 0) {
-            lv_buf_adds(&out, env_or("XDG_RUNTIME_DIR", NULL, &tmp));
-            v += 17;
+        if (strncmp(v, "%%", 2) == 0) {
+            lv_buf_addc(out, '%');
+            v += 2;
         } else if (strncmp(v, "%(", 2) == 0 && (end = strstr(v, ")s")) != NULL) {
             char *key = lv_xstrndup(v + 2, (size_t)(end - v - 2));
-            int i = find_opt("DEFAULT", key);
-            lv_buf_adds(&out, i >= 0 && cfg->values[i].value ? cfg->values[i].value : "");
+            int rc = expand_ref(cfg, key, out, depth, why, whylen);
             free(key);
+            if (rc != 0)
+                return rc;
             v = end + 2;
+        } else if (*v == '%') {
+            snprintf(why, whylen, "'%%' must be written '%%%%' or start %%(key)s");
+            return LV_ERR_INVAL;
+        } else if (strncmp(v, "@XDG_DATA_HOME@", 15) == 0) {
+            xdg_dir(out, "XDG_DATA_HOME", ".local/share");
+            v += 15;
+        } else if (strncmp(v, "@XDG_RUNTIME_DIR@", 17) == 0) {
+            xdg_dir(out, "XDG_RUNTIME_DIR", NULL);
+            v += 17;
         } else {
-            lv_buf_addc(&out, *v++);
+            lv_buf_addc(out, *v++);
         }
     }
-    lv_buf_release(&tmp);
-    return lv_buf_detach(&out);
+    return 0;
 }
 
-static void store_value(struct lv_config *cfg, int i, const char *v, const char *origin)
+/* Expands and validates one option's raw value into its cached value. */
+static int resolve_one(struct lv_config *cfg, size_t i, struct lv_error *err)
 {
-    free(cfg->values[i].value);
+    const struct lv_opt *o = &options[i];
+    struct value *val = &cfg->values[i];
+    struct lv_buf out = LV_BUF_INIT;
+    char why[200];
+    int rc = expand_into(cfg, val->raw, &out, 0, why, sizeof(why));
+    lv_buf_addc(&out, '\0');
+    out.len--;
+    /* "~" after interpolation, as the reference's expanduser on paths. */
+    if (rc == 0 && o->type == LV_OPT_PATH && out.data[0] == '~' &&
+        (out.data[1] == '/' || out.data[1] == '\0')) {
+        struct lv_buf home = LV_BUF_INIT;
+        home_dir(&home);
+        lv_buf_add(&home, out.data + 1, out.len - 1);
+        lv_buf_release(&out);
+        out = home;
+    }
+    if (rc == 0)
+        rc = validate(o, out.data, why, sizeof(why));
+    if (rc != 0) {
+        lv_buf_release(&out);
+        return lv_error_set(err, LV_ERR_CONFIG, "%s: [%s] %s: invalid value \"%s\": %s",
+                            val->origin, o->section, o->key, val->raw, why);
+    }
+    free(val->value);
+    val->value = lv_buf_detach(&out);
+    return 0;
+}
+
+/* Recomputes every value: any option may refer to a [DEFAULT] key that just
+ * changed. */
+static int resolve(struct lv_config *cfg, struct lv_error *err)
+{
+    for (size_t i = 0; i < noptions(); i++) {
+        int rc = resolve_one(cfg, i, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Raw values and origins, to undo a load or set that turned out invalid:
+ * a bad file or value changes nothing. */
+struct snapshot {
+    char **raw, **origin;
+};
+
+static struct snapshot take_snapshot(const struct lv_config *cfg)
+{
+    struct snapshot sn = {lv_xcalloc(noptions(), sizeof(char *)),
+                          lv_xcalloc(noptions(), sizeof(char *))};
+    for (size_t i = 0; i < noptions(); i++) {
+        sn.raw[i] = lv_xstrdup(cfg->values[i].raw);
+        sn.origin[i] = lv_xstrdup(cfg->values[i].origin);
+    }
+    return sn;
+}
+
+/* Puts the snapshot back (restore) or just drops it; frees it either way. */
+static void end_snapshot(struct lv_config *cfg, struct snapshot *sn, bool restore)
+{
+    for (size_t i = 0; i < noptions(); i++) {
+        if (restore) {
+            free(cfg->values[i].raw);
+            free(cfg->values[i].origin);
+            cfg->values[i].raw = sn->raw[i];
+            cfg->values[i].origin = sn->origin[i];
+        } else {
+            free(sn->raw[i]);
+            free(sn->origin[i]);
+        }
+    }
+    free(sn->raw);
+    free(sn->origin);
+    if (restore)
+        resolve(cfg, NULL); /* the previous values were valid */
+}
+
+static void store_raw(struct lv_config *cfg, int i, const char *raw, const char *origin)
+{
+    free(cfg->values[i].raw);
     free(cfg->values[i].origin);
-    cfg->values[i].value = expand(cfg, &options[i], v);
+    cfg->values[i].raw = lv_xstrdup(raw);
     cfg->values[i].origin = lv_xstrdup(origin);
 }
 
@@ -299,11 +399,13 @@ struct lv_config *lv_config_new(void)
 {
     struct lv_config *cfg = lv_xcalloc(1, sizeof(*cfg));
     cfg->values = lv_xcalloc(noptions(), sizeof(*cfg->values));
-    /* [DEFAULT] first so that other defaults can refer to its keys. */
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < noptions(); i++)
-            if ((strcmp(options[i].section, "DEFAULT") == 0) == (pass == 0))
-                store_value(cfg, (int)i, options[i].def, "default");
+    for (size_t i = 0; i < noptions(); i++)
+        store_raw(cfg, (int)i, options[i].def, "default");
+    struct lv_error err;
+    if (resolve(cfg, &err) != 0) { /* the table's own defaults are wrong: a bug */
+        fprintf(stderr, "libervia: %s\n", err.msg);
+        abort();
+    }
     return cfg;
 }
 
@@ -312,6 +414,7 @@ void lv_config_free(struct lv_config *cfg)
     if (!cfg)
         return;
     for (size_t i = 0; i < noptions(); i++) {
+        free(cfg->values[i].raw);
         free(cfg->values[i].value);
         free(cfg->values[i].origin);
     }
@@ -319,81 +422,172 @@ void lv_config_free(struct lv_config *cfg)
     free(cfg);
 }
 
-/* Re-expands defaults that refer to [DEFAULT] keys after a file changed them. */
-static void refresh_defaults(struct lv_config *cfg)
-{
-    for (size_t i = 0; i < noptions(); i++)
-        if (strcmp(cfg->values[i].origin, "default") == 0 && strstr(options[i].def, "%("))
-            store_value(cfg, (int)i, options[i].def, "default");
-}
-
-static int set_at(struct lv_config *cfg, const char *section, const char *key, const char *value,
-                  const char *origin, struct lv_error *err)
+static int set_raw(struct lv_config *cfg, const char *section, const char *key, const char *value,
+                   const char *origin, struct lv_error *err)
 {
     int i = find_opt(section, key);
     if (i < 0)
         return lv_error_set(err, LV_ERR_CONFIG, "%s: [%s] %s: unknown option", origin, section,
                             key);
-    char why[160];
-    if (validate(&options[i], value, why, sizeof(why)) != 0)
-        return lv_error_set(err, LV_ERR_CONFIG, "%s: [%s] %s: invalid value \"%s\": %s", origin,
-                            section, key, value, why);
-    store_value(cfg, i, value, origin);
+    store_raw(cfg, i, value, origin);
     return 0;
 }
 
 int lv_config_set(struct lv_config *cfg, const char *section, const char *key, const char *value,
                   struct lv_error *err)
 {
-    int rc = set_at(cfg, section, key, value, "command line", err);
+    struct snapshot sn = take_snapshot(cfg);
+    int rc = set_raw(cfg, section, key, value, "command line", err);
     if (rc == 0)
-        refresh_defaults(cfg);
+        rc = resolve(cfg, err);
+    end_snapshot(cfg, &sn, rc != 0);
     return rc;
 }
 
-static int on_entry(void *user, const char *section, const char *name, const char *value)
+/* ---- the INI reader, as Python's ConfigParser reads libervia.conf ----
+ * "[section]" lines; "key = value" or "key: value"; lines starting with # or
+ * ; are comments (no inline comments); an indented line continues the
+ * previous value (joined with "\n"); no limit on line length. */
+
+#define MAX_CONFIG_FILE (1024 * 1024)
+
+struct ini {
+    struct lv_config *cfg;
+    const char *path;
+    struct lv_error *err;
+    char *section;
+    int key_line; /* line of the pending key, 0 if none */
+    char *key;
+    struct lv_buf value;
+};
+
+static char *trim(char *s)
 {
-    struct load_ctx *ctx = user;
-    if (ctx->rc != 0)
-        return 0;
-    if (!known_section(section)) {
-        lv_debug("config", "%s:%d: section [%s] is not for the backend, ignored", ctx->path,
-                 ctx->line, section);
-        return 1;
-    }
-    char origin[512];
-    snprintf(origin, sizeof(origin), "%s:%d", ctx->path, ctx->line);
-    ctx->rc = set_at(ctx->cfg, section, name, value, origin, ctx->err);
-    return ctx->rc == 0;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
 }
 
-/* inih's line reader, wrapped to count lines so errors can name them. */
-static char *read_line(char *str, int num, void *stream)
+static int ini_error(struct ini *p, int line, const char *what)
 {
-    struct load_ctx *ctx = stream;
-    char *r = fgets(str, num, ctx->fp);
-    if (r)
-        ctx->line++;
-    return r;
+    return lv_error_set(p->err, LV_ERR_CONFIG, "%s:%d: %s", p->path, line, what);
+}
+
+/* Hands the pending key/value to the configuration. */
+static int flush_key(struct ini *p)
+{
+    if (!p->key_line)
+        return 0;
+    int rc = 0;
+    char origin[600];
+    snprintf(origin, sizeof(origin), "%s:%d", p->path, p->key_line);
+    if (!known_section(p->section))
+        lv_debug("config", "%s: section [%s] is not for the backend, ignored", origin,
+                 p->section);
+    else
+        rc = set_raw(p->cfg, p->section, p->key, p->value.data ? p->value.data : "", origin,
+                     p->err);
+    free(p->key);
+    p->key = NULL;
+    p->key_line = 0;
+    lv_buf_reset(&p->value);
+    return rc;
+}
+
+static int ini_line(struct ini *p, char *line, int lineno)
+{
+    bool indented = (line[0] == ' ' || line[0] == '\t');
+    char *t = trim(line);
+    if (*t == '\0' || *t == '#' || *t == ';')
+        return *t ? 0 : flush_key(p); /* a blank line ends a value */
+    if (indented && p->key_line) {
+        lv_buf_addc(&p->value, '\n');
+        lv_buf_adds(&p->value, t);
+        return 0;
+    }
+    int rc = flush_key(p);
+    if (rc != 0)
+        return rc;
+    if (*t == '[') {
+        char *close = strchr(t, ']');
+        if (!close || close[1] != '\0')
+            return ini_error(p, lineno, "syntax error: a section header is \"[name]\"");
+        *close = '\0';
+        free(p->section);
+        p->section = lv_xstrdup(t + 1);
+        return 0;
+    }
+    char *delim = strpbrk(t, "=:");
+    if (!delim)
+        return ini_error(p, lineno, "syntax error (expected [section] or key = value)");
+    if (!p->section)
+        return ini_error(p, lineno, "key outside of any [section]");
+    *delim = '\0';
+    p->key = lv_xstrdup(trim(t));
+    p->key_line = lineno;
+    lv_buf_adds(&p->value, trim(delim + 1));
+    return 0;
+}
+
+static int parse_ini(struct ini *p, char *text)
+{
+    int lineno = 0, rc = 0;
+    for (char *line = text; line && rc == 0;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        rc = ini_line(p, line, ++lineno);
+        line = nl ? nl + 1 : NULL;
+    }
+    return rc ? rc : flush_key(p);
+}
+
+static int read_file(const char *path, struct lv_buf *out, struct lv_error *err)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return lv_error_set(err, errno == ENOENT ? LV_ERR_NOT_FOUND : LV_ERR_CONFIG,
+                            "cannot open configuration file %s: %s", path, strerror(errno));
+    char chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0 && out->len <= MAX_CONFIG_FILE)
+        lv_buf_add(out, chunk, n);
+    bool bad = ferror(fp) != 0;
+    fclose(fp);
+    if (bad)
+        return lv_error_set(err, LV_ERR_CONFIG, "cannot read configuration file %s", path);
+    if (out->len > MAX_CONFIG_FILE)
+        return lv_error_set(err, LV_ERR_CONFIG, "configuration file %s is larger than 1 MiB",
+                            path);
+    if (memchr(out->data ? out->data : "", '\0', out->len))
+        return lv_error_set(err, LV_ERR_CONFIG, "%s is not a text file", path);
+    return 0;
 }
 
 int lv_config_load_file(struct lv_config *cfg, const char *path, struct lv_error *err)
 {
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return lv_error_set(err, LV_ERR_NOT_FOUND, "cannot open configuration file %s: %s", path,
-                            strerror(errno));
-    struct load_ctx ctx = {cfg, path, fp, 0, err, 0};
-    int r = ini_parse_stream(read_line, &ctx, on_entry, &ctx);
-    fclose(fp);
-    if (ctx.rc != 0)
-        return ctx.rc;
-    if (r != 0)
-        return lv_error_set(err, LV_ERR_CONFIG, "%s:%d: syntax error (expected [section] or "
-                            "key = value)", path, r);
-    refresh_defaults(cfg);
-    lv_debug("config", "loaded %s", path);
-    return 0;
+    struct lv_buf text = LV_BUF_INIT;
+    struct snapshot sn = take_snapshot(cfg);
+    int rc = read_file(path, &text, err);
+    if (rc == 0) {
+        struct ini p = {cfg, path, err, NULL, 0, NULL, LV_BUF_INIT};
+        char *copy = lv_buf_detach(&text);
+        rc = parse_ini(&p, copy);
+        free(copy);
+        free(p.section);
+        free(p.key);
+        lv_buf_release(&p.value);
+    }
+    lv_buf_release(&text);
+    if (rc == 0)
+        rc = resolve(cfg, err);
+    end_snapshot(cfg, &sn, rc != 0);
+    if (rc == 0)
+        lv_debug("config", "loaded %s", path);
+    return rc;
 }
 
 int lv_config_load_default(struct lv_config *cfg, const char *explicit_path, struct lv_error *err)
@@ -401,11 +595,8 @@ int lv_config_load_default(struct lv_config *cfg, const char *explicit_path, str
     if (explicit_path)
         return lv_config_load_file(cfg, explicit_path, err);
     struct lv_buf xdg = LV_BUF_INIT;
-    const char *xdg_home = getenv("XDG_CONFIG_HOME");
-    if (xdg_home && *xdg_home)
-        lv_buf_addf(&xdg, "%s/libervia/libervia.conf", xdg_home);
-    else
-        lv_buf_addf(&xdg, "%s/.config/libervia/libervia.conf", getenv("HOME") ? getenv("HOME") : "");
+    xdg_dir(&xdg, "XDG_CONFIG_HOME", ".config");
+    lv_buf_adds(&xdg, "/libervia/libervia.conf");
     const char *paths[] = {"/etc/libervia.conf", "/etc/libervia/libervia.conf", xdg.data};
     int rc = 0;
     for (size_t i = 0; i < LV_ARRAY_LEN(paths) && rc == 0; i++) {

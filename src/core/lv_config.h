@@ -3,9 +3,13 @@
  * Every option the programs read is declared in one table (lv_config.c):
  * section, key, type, default, limits and help. The INI parser, the
  * `--help-config` output and doc/configuration.md are all generated from that
- * table. The file format is the reference's (Python ConfigParser): sections
- * [DEFAULT] and [component NAME], keys case-insensitive, `%(key)s` refers to a
- * [DEFAULT] key, and `~` starts a path with $HOME.
+ * table. The file format is the reference's (Python ConfigParser, read by our
+ * own small reader rather than inih, whose 200-byte line limit cut long
+ * values and whose syntax differs): sections [DEFAULT] and [component NAME],
+ * "key = value" or "key: value", keys case-insensitive, indented lines
+ * continue a value, `%(key)s` refers to a [DEFAULT] key (expanded when read,
+ * so the latest value counts; `%%` is a literal %), `~` starts a path with
+ * $HOME.
  *
  * In a section that this program knows, an unknown key or a bad value is an
  * error naming the file, the line and the key. Sections of other programs
@@ -66,8 +70,9 @@ bool lv_config_bool(const struct lv_config *cfg, const char *section, const char
 /* Where the value came from: "FILE:LINE" or "default". Borrowed. */
 const char *lv_config_origin(const struct lv_config *cfg, const char *section, const char *key);
 
-/* Parses a size ("1048576", "500 KiB", "1GB", "10 Mo"; decimal kB..YB and
- * ko..Yo, binary KiB..YiB). Returns 0 or LV_ERR_INVAL. */
+/* Parses a size ("1048576", "500 KiB", "1GB", "10 Mo"; decimal kB..EB and
+ * ko..Eo, binary KiB..EiB; larger units overflow and are refused). Returns 0
+ * or LV_ERR_INVAL. */
 int lv_config_parse_size(const char *s, long long *out);
 /* Parses a boolean as the reference does. Returns 0 or LV_ERR_INVAL. */
 int lv_config_parse_bool(const char *s, bool *out);

@@ -13,10 +13,9 @@ static const char *const names[] = {
 
 const char *lv_err_str(int code)
 {
-    int i = -code;
-    if (i < 0 || (size_t)i >= sizeof(names) / sizeof(names[0]))
+    if (code > 0 || code <= -(int)(sizeof(names) / sizeof(names[0])))
         return "unknown error";
-    return names[i];
+    return names[-code];
 }
 
 bool lv_err_transient(int code)

@@ -52,6 +52,8 @@ struct lv_ps_items {
     size_t n;
     struct lv_rsm_res rsm;
 };
+/* Frees the items, their payload references and the RSM strings, and
+ * leaves *items empty. NULL is a no-op. */
 void lv_ps_items_release(struct lv_ps_items *items);
 
 /* Outcome of an operation that returns nothing or one string: the id a
@@ -88,13 +90,13 @@ void lv_pubsub_purge(struct lv_xmpp *x, const char *service, const char *node, l
  * label, options}}}. */
 void lv_pubsub_config_get(struct lv_xmpp *x, const char *service, const char *node,
                           lv_ps_json_fn fn, void *ud);
-void lv_pubsub_config_set(struct lv_xmpp *x, const char *service, const char *node,
-                          json_t *config, lv_ps_done_fn fn, void *ud);
+void lv_pubsub_config_set(struct lv_xmpp *x, const char *service, const char *node, json_t *config,
+                          lv_ps_done_fn fn, void *ud);
 /* Subscribes jid (NULL = our bare JID) with options (NULL = none; the
  * XEP-0465 public flag is {"pubsub#public": true} handled by the caller's
  * options). Result {"subscription": "subscribed"|"pending"|..., "subid": …}. */
-void lv_pubsub_subscribe(struct lv_xmpp *x, const char *service, const char *node,
-                         const char *jid, json_t *options, lv_ps_json_fn fn, void *ud);
+void lv_pubsub_subscribe(struct lv_xmpp *x, const char *service, const char *node, const char *jid,
+                         json_t *options, lv_ps_json_fn fn, void *ud);
 void lv_pubsub_unsubscribe(struct lv_xmpp *x, const char *service, const char *node,
                            const char *jid, const char *subid, lv_ps_done_fn fn, void *ud);
 /* Our subscriptions at service (node NULL = all): result
@@ -122,12 +124,20 @@ struct lv_ps_event {
     enum lv_ps_event_kind kind;
     const char *service; /* the sender */
     const char *node;
-    struct lv_ps_items *items; /* ITEMS: published items (payloads may be NULL) */
+    struct lv_ps_items *items;    /* ITEMS: published items (payloads may be NULL) */
     const char *const *retracted; /* RETRACT (and retracts inside an items event) */
     size_t n_retracted;
 };
 typedef void (*lv_ps_event_fn)(struct lv_xmpp *x, const struct lv_ps_event *ev, void *ud);
-/* Installs a handler on x that parses every pubsub event and calls fn. */
+/* Installs a handler on x that parses every pubsub event and calls fn (ev is
+ * borrowed for the call). One stream handler serves all the listeners of x;
+ * the same (fn, ud) registered twice is called once. A message whose event
+ * is malformed is ignored (debug log) and left to the stream's other
+ * handlers. A listener may add or remove listeners from its callback. */
 void lv_pubsub_on_event(struct lv_xmpp *x, lv_ps_event_fn fn, void *ud);
+/* Removes the listener (fn, ud) of x; the stream handler goes with the last
+ * one. Call it for every listener before lv_xmpp_free(x): the listeners are
+ * kept here, per stream, until then. */
+void lv_pubsub_off_event(struct lv_xmpp *x, lv_ps_event_fn fn, void *ud);
 
 #endif

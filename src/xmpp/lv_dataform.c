@@ -52,7 +52,8 @@ static int add_field(struct lv_xml *form, const char *var, json_t *v, struct lv_
         return add_value(field, v, var, err);
     size_t i;
     json_t *e;
-    json_array_foreach (v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         int rc = add_value(field, e, var, err);
         if (rc != 0)
             return rc;
@@ -90,7 +91,8 @@ int lv_form_submit_new(const char *form_type, json_t *values, struct lv_xml **ou
     }
     const char *var;
     json_t *v;
-    json_object_foreach (values, var, v) {
+    json_object_foreach(values, var, v)
+    {
         if (form_type && strcmp(var, "FORM_TYPE") == 0)
             continue;
         if (add_field(form, var, v, err) != 0) {

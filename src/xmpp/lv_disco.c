@@ -4,15 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct item {
-    char *jid, *node, *name;
-};
 
 struct lv_disco {
     struct lv_xmpp *x;
     struct lv_disco_info self;
     size_t identities_cap, features_cap;
-    struct item *items;
+    struct lv_disco_item *items;
     size_t nitems, items_cap;
 };
 
@@ -120,7 +117,7 @@ void lv_disco_add_feature(struct lv_disco *d, const char *var)
 void lv_disco_add_item(struct lv_disco *d, const char *jid, const char *node, const char *name)
 {
     lv_grow((void **)&d->items, &d->items_cap, d->nitems + 1, sizeof(*d->items));
-    d->items[d->nitems++] = (struct item){lv_xstrdup(jid), dup_opt(node), dup_opt(name)};
+    d->items[d->nitems++] = (struct lv_disco_item){lv_xstrdup(jid), dup_opt(node), dup_opt(name)};
 }
 
 void lv_disco_info_release(struct lv_disco_info *info)
@@ -208,4 +205,56 @@ void lv_disco_query_info(struct lv_xmpp *x, const char *jid, const char *node, l
     qq->fn = fn;
     qq->ud = ud;
     lv_xmpp_send_iq(x, iq, 0, on_info_reply, qq);
+}
+
+struct items_query {
+    lv_disco_items_fn fn;
+    void *ud;
+};
+
+static void on_items_reply(struct lv_xmpp *x, struct lv_xml *reply, const struct lv_error *err,
+                           void *ud)
+{
+    struct items_query *q = ud;
+    struct lv_xml *query = reply ? lv_xml_find(reply, "query", LV_NS_DISCO_ITEMS) : NULL;
+    if (err || !query) {
+        struct lv_error e;
+        if (!err)
+            lv_error_set(&e, LV_ERR_PROTO, "disco#items answer without a query element");
+        q->fn(x, NULL, 0, err ? err : &e, q->ud);
+        free(q);
+        return;
+    }
+    struct lv_disco_item *items = NULL;
+    size_t n = 0, cap = 0;
+    for (struct lv_xml *c = lv_xml_find(query, "item", NULL); c;
+         c = lv_xml_find_next(c, "item", NULL)) {
+        if (!lv_xml_attr(c, "jid"))
+            continue;
+        lv_grow((void **)&items, &cap, n + 1, sizeof(*items));
+        items[n++] = (struct lv_disco_item){lv_xstrdup(lv_xml_attr(c, "jid")),
+                                            dup_opt(lv_xml_attr(c, "node")),
+                                            dup_opt(lv_xml_attr(c, "name"))};
+    }
+    q->fn(x, items, n, NULL, q->ud);
+    for (size_t i = 0; i < n; i++) {
+        free(items[i].jid);
+        free(items[i].node);
+        free(items[i].name);
+    }
+    free(items);
+    free(q);
+}
+
+void lv_disco_query_items(struct lv_xmpp *x, const char *jid, const char *node,
+                          lv_disco_items_fn fn, void *ud)
+{
+    struct lv_xml *iq = lv_xmpp_iq_new("get", jid);
+    struct lv_xml *q = lv_xml_new_child(iq, "query", LV_NS_DISCO_ITEMS);
+    if (node)
+        lv_xml_set_attr(q, "node", node);
+    struct items_query *qq = lv_xcalloc(1, sizeof(*qq));
+    qq->fn = fn;
+    qq->ud = ud;
+    lv_xmpp_send_iq(x, iq, 0, on_items_reply, qq);
 }

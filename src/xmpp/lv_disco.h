@@ -48,4 +48,16 @@ typedef void (*lv_disco_info_fn)(struct lv_xmpp *x, const struct lv_disco_info *
 void lv_disco_query_info(struct lv_xmpp *x, const char *jid, const char *node, lv_disco_info_fn fn,
                          void *ud);
 
+/* An item of a disco#items answer. */
+struct lv_disco_item {
+    char *jid, *node, *name; /* node and name may be NULL */
+};
+/* err is set on failure; otherwise items[0..n) (NULL when n is 0), borrowed
+ * for the call. */
+typedef void (*lv_disco_items_fn)(struct lv_xmpp *x, const struct lv_disco_item *items, size_t n,
+                                  const struct lv_error *err, void *ud);
+/* Queries disco#items of jid (optionally at node). */
+void lv_disco_query_items(struct lv_xmpp *x, const char *jid, const char *node,
+                          lv_disco_items_fn fn, void *ud);
+
 #endif

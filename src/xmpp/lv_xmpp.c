@@ -59,6 +59,13 @@ struct handler {
     struct handler *next;
 };
 
+struct ext {
+    const char *key;
+    void *ptr;
+    void (*release)(void *);
+    struct ext *next;
+};
+
 struct write_req {
     uv_write_t req;
     char data[];
@@ -129,6 +136,7 @@ struct lv_xmpp {
     uint64_t next_id;
     char id_prefix[9];
     struct handler *handlers;
+    struct ext *exts;
     uint64_t last_rx, in, out;
     bool ping_out;
 };
@@ -477,11 +485,13 @@ static int cond_code(const char *cond, const char *type)
         {"forbidden", LV_ERR_PERM},           {"not-authorized", LV_ERR_PERM},
         {"not-allowed", LV_ERR_PERM},         {"remote-server-timeout", LV_ERR_TIMEOUT},
         {"bad-request", LV_ERR_INVAL},        {"not-acceptable", LV_ERR_INVAL},
-        {"policy-violation", LV_ERR_LIMIT},   {"resource-constraint", LV_ERR_AGAIN},
+        {"policy-violation", LV_ERR_LIMIT},
     };
     for (size_t i = 0; i < LV_ARRAY_LEN(map); i++)
         if (strcmp(cond, map[i].cond) == 0)
             return map[i].code;
+    /* Only the error type says whether waiting helps: ejabberd, for one,
+     * answers a permanent refusal with resource-constraint/modify. */
     return (type && strcmp(type, "wait") == 0) ? LV_ERR_AGAIN : LV_ERR_PROTO;
 }
 
@@ -1417,8 +1427,42 @@ void lv_xmpp_stop(struct lv_xmpp *x)
     set_state(x, LV_XMPP_OFFLINE);
 }
 
+void lv_xmpp_ext_set(struct lv_xmpp *x, const char *key, void *ptr, void (*release)(void *))
+{
+    struct ext **p = &x->exts;
+    while (*p && strcmp((*p)->key, key) != 0)
+        p = &(*p)->next;
+    if (!ptr) {
+        if (*p) {
+            struct ext *e = *p;
+            *p = e->next;
+            free(e);
+        }
+        return;
+    }
+    if (!*p)
+        *p = lv_xcalloc(1, sizeof(**p));
+    (*p)->key = key;
+    (*p)->ptr = ptr;
+    (*p)->release = release;
+}
+
+void *lv_xmpp_ext_get(const struct lv_xmpp *x, const char *key)
+{
+    for (struct ext *e = x->exts; e; e = e->next)
+        if (strcmp(e->key, key) == 0)
+            return e->ptr;
+    return NULL;
+}
+
 static void release_now(struct lv_xmpp *x)
 {
+    for (struct ext *e = x->exts, *next; e; e = next) {
+        next = e->next;
+        if (e->release)
+            e->release(e->ptr);
+        free(e);
+    }
     clear_candidates(x);
     reset_stream_state(x);
     lv_xml_stream_free(x->parser);

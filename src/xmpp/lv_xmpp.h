@@ -114,6 +114,13 @@ void lv_xmpp_add_handler(struct lv_xmpp *x, const char *name, const char *type, 
                          lv_xmpp_stanza_fn fn, void *ud);
 void lv_xmpp_remove_handler(struct lv_xmpp *x, lv_xmpp_stanza_fn fn, void *ud);
 
+/* Per-stream state of other modules (pubsub event listeners...), released
+ * with the stream. key is a constant string naming the module; set replaces
+ * (without releasing) what was there; release may be NULL. get returns NULL
+ * when nothing is set. */
+void lv_xmpp_ext_set(struct lv_xmpp *x, const char *key, void *ptr, void (*release)(void *));
+void *lv_xmpp_ext_get(const struct lv_xmpp *x, const char *key);
+
 /* Sends a stanza (borrowed). A component's stanzas get its JID as "from"
  * when they have none. Returns LV_ERR_AGAIN (and sends nothing) when the
  * stream is not online. */

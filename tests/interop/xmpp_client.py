@@ -25,6 +25,10 @@ TLS: by default STARTTLS is required and the server certificate is checked
 never starts TLS (SASL then needs a mechanism the server offers in plain,
 e.g. SCRAM-SHA-1).
 
+Run it as is (shebang /usr/bin/python3) or with /usr/bin/python3: the
+`python3` first on PATH here may be another interpreter without slixmpp.
+Standard output is written in one piece at exit.
+
 TARGET may be any JID: the server ("example.test"), a component
 ("gw.example.test"), a user; the code path is the same.
 
@@ -73,6 +77,7 @@ def flush_out():
             view = view[os.write(1, view):]
     except (BrokenPipeError, OSError):
         pass
+
 
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
 NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
@@ -155,6 +160,8 @@ class Client(slixmpp.ClientXMPP):
     def on_disconnected(self, *_):
         if not self.session_ok:
             self.finish(EXIT_CONN, "CONNFAIL disconnected before the session started")
+        else:
+            self.finish(EXIT_CONN, "CONNFAIL disconnected by the server during the action")
 
     # -- session ------------------------------------------------------------
     def tls_active(self):

@@ -4,7 +4,9 @@
 # It does not change shell options (-e/-u/pipefail stay as the caller set them).
 # It does install an EXIT trap (and INT/TERM/HUP traps that exit) running the
 # cleanups registered with cleanup_push; don't override the EXIT trap after
-# sourcing (register more work with cleanup_push instead).
+# sourcing (register more work with cleanup_push instead). Bash runs the
+# INT/TERM trap only once the current foreground command ends: in a test, wait
+# for long things with `sleep N & wait $!` or bounded polls (wait_for).
 #
 #   lv_tmpdir NAME          -> prints ${LV_TEST_TMP:-/tmp/lv-tests}/NAME, removed and
 #                              recreated empty (NAME: letters, digits, . _ - / only)

@@ -10,8 +10,10 @@
 #       waits until `ejabberdctl status` says started and both ports answer
 #       (30 s max), registers louise/louise-pw, pierre/pierre-pw, admin/admin-pw,
 #       tester/tester-pw on example.test. Returns 1 (with the log tail) on failure.
-#       Domains: example.test (c2s; STARTTLS optional), pubsub.example.test
-#       (mod_pubsub: max_items_node 10000, anyone may create nodes, RSM works),
+#       Domains: example.test (c2s; STARTTLS optional; SCRAM-SHA-1/256/512 and
+#       PLAIN offered with or without TLS, -PLUS variants with TLS; PEP via the
+#       mod_pubsub "pep" plugin), pubsub.example.test (mod_pubsub:
+#       max_items_node 10000, any local user may create nodes/publish, RSM works),
 #       gw.example.test / files.example.test (ejabberd_service, secrets
 #       "gw-secret" / "files-secret"). Admin: admin@example.test.
 #       CA for clients: DIR/certs/ca.crt.

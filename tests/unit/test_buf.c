@@ -402,7 +402,7 @@ static void test_map_many_keys(void **state)
     assert_int_equal(m.len, N);
     assert_true(m.cap >= N);
     assert_int_equal(m.cap & (m.cap - 1), 0); /* power of two */
-    assert_true(m.used * 4 <= m.cap * 3);      /* empty slots remain: lookups end */
+    assert_true(m.used * 4 <= m.cap * 3);     /* empty slots remain: lookups end */
     for (size_t i = 0; i < N; i++) {
         snprintf(key, sizeof(key), "key-%zu", i);
         assert_ptr_equal(lv_map_get(&m, key), ptr(i));

@@ -1,0 +1,42 @@
+/* Helpers shared by the bridge method modules (lv_bridge_ps.c,
+ * lv_bridge_mb.c): reading parameters and turning pubsub results into JSON. */
+#ifndef LV_BRIDGE_UTIL_H
+#define LV_BRIDGE_UTIL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "bridge/lv_bridge.h"
+#include "pubsub/lv_pubsub.h"
+
+/* A non-empty string parameter, or NULL. Borrowed from params. */
+const char *lv_bu_str(json_t *params, const char *key);
+/* 0 if params[key] is a non-empty string; otherwise answers the call with
+ * LV_ERR_INVAL and returns -1. */
+int lv_bu_need(struct lv_bridge_call *call, json_t *params, const char *key);
+
+/* Where a pubsub call goes: "uri" (an xmpp: URI) and/or "service", "node"
+ * (which win over the URI's parts). Strings owned. */
+struct lv_bu_target {
+    char *service; /* NULL = own PEP */
+    char *node;
+    char *item; /* from the URI, if it names one */
+};
+/* Fills t; on a bad URI or a missing node (when needed), answers the call
+ * and returns -1 (t then needs no release). */
+int lv_bu_target(struct lv_bridge_call *call, json_t *params, bool node_needed,
+                 struct lv_bu_target *t);
+void lv_bu_target_release(struct lv_bu_target *t);
+
+/* params["rsm"] {max, after, before, index} → request (strings borrowed).
+ * False when absent. */
+bool lv_bu_rsm(json_t *params, struct lv_rsm_req *rsm);
+/* params["item_ids"] as a NULL-terminated array of borrowed strings (the
+ * array is the caller's to free, with room for one more entry). */
+const char **lv_bu_ids(json_t *params, size_t *n);
+
+/* [{id, publisher?, xml?}] and {first, last, index, count} | null. New refs. */
+json_t *lv_bu_items_json(const struct lv_ps_items *items);
+json_t *lv_bu_rsm_json(const struct lv_rsm_res *rsm);
+
+#endif
