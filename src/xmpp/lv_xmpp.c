@@ -637,8 +637,9 @@ static void drop(struct lv_xmpp *x, int code, const char *cond, const char *fmt,
     uv_timer_stop(&x->timer);
     uv_timer_stop(&x->tick);
     reset_stream_state(x);
-    fail_all_iqs(x, was_online ? "the connection was lost before the answer came"
-                               : "not connected");
+    char why[LV_ERROR_MSG_MAX];
+    snprintf(why, sizeof(why), "%.300s (the connection ended before the answer came)", msg);
+    fail_all_iqs(x, was_online ? why : "not connected");
     x->failures++;
     if (permanent(code)) {
         lv_error(AREA, "%s: %s; not retrying until the profile is connected again", x->jid_str,

@@ -128,6 +128,14 @@ grep -q "not well-formed XML: 3:" "$dir/err" || fail "parse position: $(cat "$di
 expect_rc 20 li blog delete -i cafe-paris </dev/null
 pass "exit codes: unknown profile/node 16, bad option 2, bad XML 17 (with position), unconfirmed 20"
 
+# A 1 MB item: Prosody refuses stanzas that big by closing the stream; li says
+# so, and the profile comes back by itself.
+$LV_PY -c "print('<n xmlns=\"urn:x\">' + 'x' * 1000000 + '</n>')" >"$dir/big.xml"
+expect_rc 4 li pubsub set -s pubsub.example.test -n big <"$dir/big.xml"
+grep -q "policy-violation" "$dir/err" || fail "1 MB item: $(cat "$dir/err")"
+lv_wait_state louise online 15 || fail "louise did not come back after the big stanza"
+pass "1 MB item: the server's refusal is passed through ($(cat "$dir/err")), then reconnected"
+
 li blog delete -i cafe-paris -f >/dev/null
 expect_rc 0 li blog get -i cafe-paris
 lvb stop >/dev/null
