@@ -50,6 +50,7 @@ static json_t *session_json(const struct lv_session *s)
     lv_xmpp_counters(s->x, &in, &out);
     json_object_set_new(o, "stanzas_in", json_integer((json_int_t)in));
     json_object_set_new(o, "stanzas_out", json_integer((json_int_t)out));
+    json_object_set_new(o, "connect_ms", json_integer((json_int_t)lv_xmpp_connect_ms(s->x)));
     return o;
 }
 

@@ -47,8 +47,7 @@ char *lv_mb_random_id(void)
 /* token_urlsafe(3): 3 random bytes as 4 base64url characters. */
 static void token_urlsafe3(char out[5])
 {
-    static const char b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char r[3];
     random_bytes(r, sizeof(r));
     uint32_t v = (uint32_t)r[0] << 16 | (uint32_t)r[1] << 8 | r[2];
@@ -300,8 +299,10 @@ static int uri_pair(const char *seg, size_t len, char **node, char **item)
         return 0;
     char *key = pct_decode(seg, (size_t)(eq - seg), true);
     char *val = pct_decode(eq + 1, len - (size_t)(eq + 1 - seg), true);
-    char **slot = !key ? NULL : strcmp(key, "node") == 0 ? node : strcmp(key, "item") == 0 ? item
-                                                                                           : NULL;
+    char **slot = !key                       ? NULL
+                  : strcmp(key, "node") == 0 ? node
+                  : strcmp(key, "item") == 0 ? item
+                                             : NULL;
     int rc = key && val ? 0 : LV_ERR_INVAL;
     if (rc == 0 && slot && *slot)
         rc = LV_ERR_INVAL; /* the reference refuses repeated keys too */
@@ -584,8 +585,7 @@ static int add_language(struct lv_xml *e, json_t *data, struct lv_error *err)
 
 /* Rich text in its syntax ("syntax" key: markdown by default, as the
  * reference's default profile setting) to a sanitised XHTML div. */
-static int rich_to_xhtml(json_t *data, const char *rich, struct lv_xml **div,
-                         struct lv_error *err)
+static int rich_to_xhtml(json_t *data, const char *rich, struct lv_xml **div, struct lv_error *err)
 {
     const char *syntax;
     int rc = opt_str(data, "syntax", &syntax, err);
@@ -683,8 +683,7 @@ static char *jid_local(const char *jid)
     return local;
 }
 
-static int add_author(struct lv_xml *e, json_t *data, const char *author_jid,
-                      struct lv_error *err)
+static int add_author(struct lv_xml *e, json_t *data, const char *author_jid, struct lv_error *err)
 {
     const char *name, *jid;
     int rc;
@@ -707,8 +706,7 @@ static int add_author(struct lv_xml *e, json_t *data, const char *author_jid,
 
 /* data[key] as epoch seconds (a number, or a numeric string as the
  * reference's float() takes), def when absent. */
-static int get_epoch(json_t *data, const char *key, int64_t def, int64_t *out,
-                     struct lv_error *err)
+static int get_epoch(json_t *data, const char *key, int64_t def, int64_t *out, struct lv_error *err)
 {
     json_t *v = json_object_get(data, key);
     double t;
@@ -847,9 +845,8 @@ static int add_repeated(struct lv_xml *e, json_t *data, struct lv_error *err)
     return rc;
 }
 
-int lv_mb_entry_from_data(json_t *data, const char *service, const char *node,
-                          const char *item_id, const char *author_jid, struct lv_xml **entry,
-                          struct lv_error *err)
+int lv_mb_entry_from_data(json_t *data, const char *service, const char *node, const char *item_id,
+                          const char *author_jid, struct lv_xml **entry, struct lv_error *err)
 {
     int rc;
     *entry = NULL;
@@ -1114,10 +1111,9 @@ static void read_ids(json_t *d, const struct lv_xml *entry, const char *service,
                      const char *item_id)
 {
     put_str(d, "id", item_id ? item_id : "");
-    if (service && node) {
-        put_str(d, "node", node);
+    put_str(d, "node", node);
+    if (service && node)
         put_take(d, "uri", lv_mb_xmpp_uri(service, node, item_id ? item_id : ""));
-    }
     const char *lang = lv_xml_attr(entry, "xml:lang");
     if (lang)
         put_take(d, "language", strip_dup(lang));

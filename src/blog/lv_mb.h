@@ -30,9 +30,8 @@
  * XHTML one. Without a title, the content becomes the title (as the
  * reference does). LV_ERR_INVAL when there is neither title nor content or a
  * value has the wrong type. Caller owns *entry. */
-int lv_mb_entry_from_data(json_t *data, const char *service, const char *node,
-                          const char *item_id, const char *author_jid, struct lv_xml **entry,
-                          struct lv_error *err);
+int lv_mb_entry_from_data(json_t *data, const char *service, const char *node, const char *item_id,
+                          const char *author_jid, struct lv_xml **entry, struct lv_error *err);
 
 /* Reads an item's Atom entry into post data. publisher (may be NULL) is the
  * item's publisher attribute, used for author_jid_verified. XHTML read from
@@ -49,10 +48,13 @@ int lv_mb_data_from_entry(const struct lv_xml *entry, const char *service, const
  * Deviation from the reference, which gives "" (hence ids "-XXXX") for text
  * without ASCII letters or digits, such as Greek, CJK or emoji titles: when
  * the ASCII slug has no letter or digit, the slug is made the same way from
- * the Unicode letters and digits (NFKD, marks dropped, NFC, lower case:
- * "Καλημέρα κόσμε" gives "καλημερα-κοσμε"), cut at max_len bytes on a
- * character boundary; when that is still empty (emoji only, empty text) the
- * slug is "post". Caller frees (never NULL). */
+ * the Unicode letters, digits and marks (NFKD, generic accents U+0300-U+036F
+ * and the other combining-diacritics blocks dropped, NFC, lower case:
+ * "Καλημέρα κόσμε" gives "καλημερα-κοσμε", "你好世界" stays; script marks
+ * such as kana voicing or Indic vowel signs are kept, as dropping them
+ * changes the word), cut at max_len bytes on a character boundary; when
+ * that is still empty (emoji only, empty text) the slug is "post", so ids
+ * are "post-XXXX". Caller frees (never NULL). */
 char *lv_mb_slug(const char *text, size_t max_len);
 /* User-friendly item id: slug(text) + "-" + 4 random base64url characters
  * (the reference's token_urlsafe(3)), e.g. "hello-world-f5WL". Caller

@@ -15,21 +15,19 @@
 /* Elements kept as they are: XEP-0071's recommended set, plus tables and a
  * few inline ones that only change how text looks. */
 static const char *const kept_elems[] = {
-    "a",      "abbr",  "acronym", "b",   "blockquote", "br",     "cite",  "code", "dd",
-    "del",    "dfn",   "div",     "dl",  "dt",         "em",     "h1",    "h2",   "h3",
-    "h4",     "h5",    "h6",      "hr",  "i",          "img",    "ins",   "kbd",  "li",
-    "ol",     "p",     "pre",     "q",   "s",          "samp",   "small", "span", "strike",
-    "strong", "sub",   "sup",     "table", "tbody",    "td",     "tfoot", "th",   "thead",
-    "tr",     "u",     "ul",      "var",
+    "a",     "abbr", "acronym", "b",     "blockquote", "br",     "cite",   "code", "dd",  "del",
+    "dfn",   "div",  "dl",      "dt",    "em",         "h1",     "h2",     "h3",   "h4",  "h5",
+    "h6",    "hr",   "i",       "img",   "ins",        "kbd",    "li",     "ol",   "p",   "pre",
+    "q",     "s",    "samp",    "small", "span",       "strike", "strong", "sub",  "sup", "table",
+    "tbody", "td",   "tfoot",   "th",    "thead",      "tr",     "u",      "ul",   "var",
 };
 
 /* Elements removed with their content: active content, forms, and
  * document metadata whose text was never meant to be read as the post. */
 static const char *const dropped_elems[] = {
-    "script", "style",  "iframe", "object",   "embed",    "form",     "input",
-    "button", "select", "textarea", "head",   "title",    "meta",     "link",
-    "svg",    "math",   "applet", "frame",    "frameset", "noscript", "template",
-    "base",   "param",
+    "script", "style",    "iframe",   "object",   "embed",    "form", "input", "button",
+    "select", "textarea", "head",     "title",    "meta",     "link", "svg",   "math",
+    "applet", "frame",    "frameset", "noscript", "template", "base", "param",
 };
 
 enum attr_kind { ATTR_PLAIN, ATTR_URL, ATTR_NUMBER };
@@ -677,16 +675,16 @@ struct lv_xml *lv_syntax_markdown_to_xhtml(const char *md, size_t len)
 
 struct text_out {
     struct lv_buf b;
-    int want_nl;                /* newlines due before the next text */
-    bool space;                 /* a collapsed space is due before the next text */
-    bool marker_due;            /* the item's marker is due before its first text */
-    char marker[24];            /* "- " or "3. " */
-    unsigned pre;               /* open <pre> elements */
-    unsigned lists;             /* open lists */
-    long num[TEXT_LIST_MAX];    /* per open list: last item number, -1 for <ul> */
-    unsigned cells;             /* cells seen in the current row */
-    const struct lv_xml *link;  /* outermost open <a> */
-    size_t link_start;          /* where its text starts in b */
+    int want_nl;               /* newlines due before the next text */
+    bool space;                /* a collapsed space is due before the next text */
+    bool marker_due;           /* the item's marker is due before its first text */
+    char marker[24];           /* "- " or "3. " */
+    unsigned pre;              /* open <pre> elements */
+    unsigned lists;            /* open lists */
+    long num[TEXT_LIST_MAX];   /* per open list: last item number, -1 for <ul> */
+    unsigned cells;            /* cells seen in the current row */
+    const struct lv_xml *link; /* outermost open <a> */
+    size_t link_start;         /* where its text starts in b */
 };
 
 enum text_role { T_INLINE, T_SKIP, T_BR, T_PARA, T_LINE, T_LIST, T_ITEM, T_CELL, T_LINK, T_IMG };
@@ -697,14 +695,14 @@ struct text_rule {
 };
 
 static const struct text_rule text_rules[] = {
-    {"br", T_BR},           {"p", T_PARA},         {"h1", T_PARA},       {"h2", T_PARA},
-    {"h3", T_PARA},         {"h4", T_PARA},        {"h5", T_PARA},       {"h6", T_PARA},
-    {"blockquote", T_PARA}, {"pre", T_PARA},       {"dl", T_PARA},       {"table", T_PARA},
-    {"hr", T_PARA},         {"figure", T_PARA},    {"ul", T_LIST},       {"ol", T_LIST},
-    {"li", T_ITEM},         {"div", T_LINE},       {"dt", T_LINE},       {"dd", T_LINE},
-    {"tr", T_LINE},         {"caption", T_LINE},   {"section", T_LINE},  {"article", T_LINE},
-    {"header", T_LINE},     {"footer", T_LINE},    {"address", T_LINE},  {"figcaption", T_LINE},
-    {"td", T_CELL},         {"th", T_CELL},        {"a", T_LINK},        {"img", T_IMG},
+    {"br", T_BR},           {"p", T_PARA},       {"h1", T_PARA},      {"h2", T_PARA},
+    {"h3", T_PARA},         {"h4", T_PARA},      {"h5", T_PARA},      {"h6", T_PARA},
+    {"blockquote", T_PARA}, {"pre", T_PARA},     {"dl", T_PARA},      {"table", T_PARA},
+    {"hr", T_PARA},         {"figure", T_PARA},  {"ul", T_LIST},      {"ol", T_LIST},
+    {"li", T_ITEM},         {"div", T_LINE},     {"dt", T_LINE},      {"dd", T_LINE},
+    {"tr", T_LINE},         {"caption", T_LINE}, {"section", T_LINE}, {"article", T_LINE},
+    {"header", T_LINE},     {"footer", T_LINE},  {"address", T_LINE}, {"figcaption", T_LINE},
+    {"td", T_CELL},         {"th", T_CELL},      {"a", T_LINK},       {"img", T_IMG},
 };
 
 static enum text_role text_role(const struct lv_xml *x)

@@ -507,14 +507,23 @@ static int completion(void)
 static int next_words(const char *prefix)
 {
     size_t pl = strlen(prefix);
+    char *last = NULL;
     for (size_t i = 0; i < nregistry; i++) {
         const char *p = registry[i]->path;
         if (pl && (strncmp(p, prefix, pl) != 0 || p[pl] != ' '))
             continue;
         const char *w = p + (pl ? pl + 1 : 0);
         const char *sp = strchr(w, ' ');
-        printf("%.*s\n", (int)(sp ? sp - w : (long)strlen(w)), w);
+        int wl = (int)(sp ? sp - w : (long)strlen(w));
+        /* Commands of a group are listed together: skip repeats of the word
+         * just printed. */
+        if (last && (int)strlen(last) == wl && strncmp(last, w, (size_t)wl) == 0)
+            continue;
+        free(last);
+        last = lv_xstrndup(w, (size_t)wl);
+        printf("%s\n", last);
     }
+    free(last);
     return LV_EXIT_OK;
 }
 

@@ -118,6 +118,7 @@ struct lv_xmpp {
     size_t ncands, cand;
     struct addrinfo *ai_list, *ai;
     unsigned failures; /* consecutive, for the backoff */
+    uint64_t attempt_start, connect_ms; /* how long the last successful connection took */
     char readbuf[65536];
 
     /* stream */
@@ -878,6 +879,7 @@ static void begin_attempt(struct lv_xmpp *x)
     lv_xml_stream_reset(x->parser);
     lv_xml_stream_set_limits(x->parser, &x->cfg.preauth_limits);
     x->phase = P_RESOLVING;
+    x->attempt_start = now_ms(x);
     set_state(x, LV_XMPP_CONNECTING);
     uv_timer_start(&x->timer, on_connect_timeout, x->cfg.connect_timeout_ms, 0);
     lv_info(AREA, "%s: connecting", x->jid_str);
@@ -904,7 +906,10 @@ static void go_online(struct lv_xmpp *x)
     x->last_rx = now_ms(x);
     uv_timer_stop(&x->timer);
     lv_xml_stream_set_limits(x->parser, &x->cfg.limits);
-    lv_info(AREA, "%s: online", x->bound ? x->bound : x->jid_str);
+    uv_update_time(x->loop);
+    x->connect_ms = now_ms(x) - x->attempt_start;
+    lv_info(AREA, "%s: online (connected in %llu ms)", x->bound ? x->bound : x->jid_str,
+            (unsigned long long)x->connect_ms);
     if (x->kind == LV_XMPP_CLIENT) {
         /* Initial presence: the server then sends us PEP notifications. */
         struct lv_xml *p = lv_xml_new("presence", NULL);
@@ -1538,6 +1543,11 @@ void lv_xmpp_counters(const struct lv_xmpp *x, uint64_t *in, uint64_t *out)
 {
     *in = x->in;
     *out = x->out;
+}
+
+uint64_t lv_xmpp_connect_ms(const struct lv_xmpp *x)
+{
+    return x->connect_ms;
 }
 
 void lv_xmpp_add_handler(struct lv_xmpp *x, const char *name, const char *type, const char *ns,

@@ -105,6 +105,9 @@ const char *lv_xmpp_server(const struct lv_xmpp *x);
 enum lv_xmpp_kind lv_xmpp_kind(const struct lv_xmpp *x);
 /* Stanzas received and sent since creation. */
 void lv_xmpp_counters(const struct lv_xmpp *x, uint64_t *in, uint64_t *out);
+/* Milliseconds the last successful connection took, from the start of the
+ * attempt (resolution) to online; 0 before the first. */
+uint64_t lv_xmpp_connect_ms(const struct lv_xmpp *x);
 
 /* Registers a handler for stanzas named name ("iq", "message", "presence";
  * NULL = all) of type (NULL = any) having a child in namespace ns (NULL =

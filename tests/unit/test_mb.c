@@ -85,8 +85,8 @@ static char *build(const char *data_json, const char *item_id, int *rc, struct l
 {
     json_t *data = parse_json(data_json);
     struct lv_xml *e = NULL;
-    *rc = lv_mb_entry_from_data(data, "juliet@capulet.lit", MB_NODE, item_id,
-                                "juliet@capulet.lit", &e, err);
+    *rc = lv_mb_entry_from_data(data, "juliet@capulet.lit", MB_NODE, item_id, "juliet@capulet.lit",
+                                &e, err);
     json_decref(data);
     if (*rc != 0) {
         assert_null(e);
@@ -178,8 +178,8 @@ static void test_slug_unicode_cut(void **state)
 
 static bool b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static void check_friendly(const char *text, const char *slug)
@@ -275,7 +275,8 @@ static const struct uri_case uri_cases[] = {
     {"pubsub.capulet.lit", "urn:xmpp:microblog:0:comments/hello-world-f5WL", NULL,
      "xmpp:pubsub.capulet.lit?;node=urn%3Axmpp%3Amicroblog%3A0%3Acomments%2Fhello-world-f5WL"},
     /* as the reference, but a space is %20 (RFC 5122), not "+" */
-    {"a@b/res x", "n;o=d&x", "it em+%", "xmpp:a@b%2Fres%20x?;node=n%3Bo%3Dd%26x;item=it%20em%2B%25"},
+    {"a@b/res x", "n;o=d&x", "it em+%",
+     "xmpp:a@b%2Fres%20x?;node=n%3Bo%3Dd%26x;item=it%20em%2B%25"},
     {"pubsub.example.org", NULL, NULL, "xmpp:pubsub.example.org"},
     {"x.org", "caf\xc3\xa9", "", "xmpp:x.org?;node=caf%C3%A9;item="},
 };
@@ -432,17 +433,17 @@ static void test_entry_full(void **state)
     (void)state;
     int rc;
     struct lv_error err = {0};
-    char *got = build(
-        "{\"title\": \"Élégant café\","
-        " \"content_rich\": \"Some *markdown* with a [link](https://libervia.org):\\n\\n"
-        "- one\\n- two\\n\\n```\\ncode <x>\\n```\","
-        " \"tags\": [\"xmpp\", \"café ☕\"], \"language\": \" fr \","
-        " \"published\": 1795627331, \"updated\": 1795629600.9,"
-        " \"comments\": [{\"uri\": \"xmpp:pubsub.capulet.lit?;node=urn%3Axmpp%3Amicroblog%3A0"
-        "%3Acomments%2Felegant-cafe-f5WL\", \"service\": \"pubsub.capulet.lit\","
-        " \"node\": \"urn:xmpp:microblog:0:comments/elegant-cafe-f5WL\"}],"
-        " \"allow_comments\": true}",
-        "elegant-cafe-f5WL", &rc, &err);
+    char *got =
+        build("{\"title\": \"Élégant café\","
+              " \"content_rich\": \"Some *markdown* with a [link](https://libervia.org):\\n\\n"
+              "- one\\n- two\\n\\n```\\ncode <x>\\n```\","
+              " \"tags\": [\"xmpp\", \"café ☕\"], \"language\": \" fr \","
+              " \"published\": 1795627331, \"updated\": 1795629600.9,"
+              " \"comments\": [{\"uri\": \"xmpp:pubsub.capulet.lit?;node=urn%3Axmpp%3Amicroblog%3A0"
+              "%3Acomments%2Felegant-cafe-f5WL\", \"service\": \"pubsub.capulet.lit\","
+              " \"node\": \"urn:xmpp:microblog:0:comments/elegant-cafe-f5WL\"}],"
+              " \"allow_comments\": true}",
+              "elegant-cafe-f5WL", &rc, &err);
     if (rc != 0)
         fail_msg("entry_from_data: %s", err.msg);
     expect_str(
@@ -507,12 +508,13 @@ static const struct entry_case entry_cases[] = {
      "<content type='xhtml'>" XDIV "<b>b</b></div></content>", true},
     {"markdown raw html dropped", "{\"content_rich\": \"a <script>x</script> <i>b</i>\"}",
      "<title type='xhtml'>" XDIV "<p>a x b</p></div></title>", true},
-    {"explicit id is the atom id", "{\"content\": \"c\", \"id\": \"my-post\"}",
-     "<id>my-post</id>", true},
+    {"explicit id is the atom id", "{\"content\": \"c\", \"id\": \"my-post\"}", "<id>my-post</id>",
+     true},
     {"author given", "{\"content\": \"c\", \"author\": \"Jules\", \"author_jid\": \"j@x.org\"}",
      "<author><name>Jules</name><uri>xmpp:j@x.org</uri></author>", true},
-    {"repeat", "{\"content\": \"c\", \"extra\": {\"repeated\": {\"by\": \"r@x\", \"uri\": "
-               "\"xmpp:romeo@montague.lit?;node=urn%3Axmpp%3Amicroblog%3A0;item=abc\"}}}",
+    {"repeat",
+     "{\"content\": \"c\", \"extra\": {\"repeated\": {\"by\": \"r@x\", \"uri\": "
+     "\"xmpp:romeo@montague.lit?;node=urn%3Axmpp%3Amicroblog%3A0;item=abc\"}}}",
      "<link href='xmpp:romeo@montague.lit?;node=urn%3Axmpp%3Amicroblog%3A0;item=abc' "
      "rel='via'/></entry>",
      true},
@@ -632,8 +634,8 @@ struct read_case {
     const char *name;
     const char *entry;
     const char *publisher;
-    const char *want;          /* JSON subset */
-    const char *absent[6];     /* keys that must not be there */
+    const char *want;      /* JSON subset */
+    const char *absent[6]; /* keys that must not be there */
 };
 
 static const struct read_case read_cases[] = {
@@ -693,7 +695,9 @@ static const struct read_case read_cases[] = {
     {"HTML that is not XML stays text",
      ATOM_OPEN "<title>t</title><content type='html'>&lt;p&gt;Hi&lt;br&gt;there&amp;nbsp;"
                "</content></entry>",
-     NULL, "{\"content\": \"<p>Hi<br>there&nbsp;\"}", {"content_xhtml"}},
+     NULL,
+     "{\"content\": \"<p>Hi<br>there&nbsp;\"}",
+     {"content_xhtml"}},
     {"malicious XHTML",
      ATOM_OPEN "<title>t</title><content type='xhtml'>" XDIV
                "<p onclick='steal()' style='position:fixed'>Hi <script>steal()</script>"
@@ -709,7 +713,8 @@ static const struct read_case read_cases[] = {
      ATOM_OPEN "<title>t</title><author><name>R</name><uri>xmpp:romeo@montague.lit</uri>"
                "</author></entry>",
      "tybalt@capulet.lit",
-     "{\"author_jid\": \"romeo@montague.lit\", \"author_jid_verified\": false}", {NULL}},
+     "{\"author_jid\": \"romeo@montague.lit\", \"author_jid_verified\": false}",
+     {NULL}},
     {"author case and resource",
      ATOM_OPEN "<title>t</title><author><uri>xmpp:Romeo@Montague.LIT</uri></author></entry>",
      "romeo@montague.lit/balcony",
@@ -717,10 +722,15 @@ static const struct read_case read_cases[] = {
      " \"author_jid_verified\": true}",
      {NULL}},
     {"no author: the publisher",
-     ATOM_OPEN "<title>t</title></entry>", "juliet@capulet.lit",
-     "{\"author_jid\": \"juliet@capulet.lit\", \"author_jid_verified\": true}", {"author"}},
-    {"no author, no publisher", ATOM_OPEN "<title>t</title></entry>", NULL,
-     "{\"author_jid\": \"\", \"author_jid_verified\": false}", {"author"}},
+     ATOM_OPEN "<title>t</title></entry>",
+     "juliet@capulet.lit",
+     "{\"author_jid\": \"juliet@capulet.lit\", \"author_jid_verified\": true}",
+     {"author"}},
+    {"no author, no publisher",
+     ATOM_OPEN "<title>t</title></entry>",
+     NULL,
+     "{\"author_jid\": \"\", \"author_jid_verified\": false}",
+     {"author"}},
     {"author uri not xmpp",
      ATOM_OPEN "<title>t</title><author><name> Web </name><uri>https://x.org/me</uri>"
                "<email>me@x.org</email></author></entry>",
@@ -729,7 +739,8 @@ static const struct read_case read_cases[] = {
      " \"author_jid_verified\": false, \"author_email\": \"me@x.org\"}",
      {NULL}},
     {"no title, no content",
-     ATOM_OPEN "<id>x</id><category term='a'/><category/></entry>", NULL,
+     ATOM_OPEN "<id>x</id><category term='a'/><category/></entry>",
+     NULL,
      "{\"atom_id\": \"x\", \"tags\": [\"a\", \"\"], \"comments\": [], \"extra\": {}}",
      {"title", "content", "title_xhtml", "content_xhtml", "published", "updated"}},
     {"language variants: first wins",
@@ -745,13 +756,19 @@ static const struct read_case read_cases[] = {
     {"xhtml not in a div: ignored",
      ATOM_OPEN "<title>t</title><content type='xhtml'><p>no div</p></content>"
                "<content type='xhtml'><div>atom ns div</div></content></entry>",
-     NULL, "{\"content\": \"t\"}", {"title", "content_xhtml"}},
+     NULL,
+     "{\"content\": \"t\"}",
+     {"title", "content_xhtml"}},
     {"dates with offsets, missing updated",
      ATOM_OPEN "<title>t</title><published>2026-11-25T17:22:11.123456+02:00</published></entry>",
-     NULL, "{\"published\": 1795620131, \"updated\": 1795620131}", {NULL}},
+     NULL,
+     "{\"published\": 1795620131, \"updated\": 1795620131}",
+     {NULL}},
     {"bad dates are dropped",
      ATOM_OPEN "<title>t</title><updated>never</updated><published>2026-11-25</published></entry>",
-     NULL, "{\"published\": 1795564800, \"updated\": 1795564800}", {NULL}},
+     NULL,
+     "{\"published\": 1795564800, \"updated\": 1795564800}",
+     {NULL}},
     {"repeat",
      ATOM_OPEN "<title>t</title><author><uri>xmpp:romeo@montague.lit</uri></author>"
                "<link rel='via' href='xmpp:romeo@montague.lit?;node=urn%3Axmpp%3Amicroblog%3A0;"
@@ -762,8 +779,10 @@ static const struct read_case read_cases[] = {
      " \"author_jid_verified\": false}",
      {NULL}},
     {"repeat without publisher or href",
-     ATOM_OPEN "<title>t</title><link rel='via' href='xmpp:a'/><link rel='via'/></entry>", NULL,
-     "{\"extra\": {}}", {NULL}},
+     ATOM_OPEN "<title>t</title><link rel='via' href='xmpp:a'/><link rel='via'/></entry>",
+     NULL,
+     "{\"extra\": {}}",
+     {NULL}},
     {"unusable comments links skipped",
      ATOM_OPEN "<title>t</title><link rel='replies' title='comments' href='http://x.org/c'/>"
                "<link rel='replies' title='comments' href='xmpp:pubsub.x.org'/>"
@@ -779,7 +798,9 @@ static const struct read_case read_cases[] = {
      ATOM_OPEN "<title>t</title><geoloc xmlns='http://jabber.org/protocol/geoloc'><lat>1</lat>"
                "</geoloc><x:title xmlns:x='urn:other'>not atom</x:title><rights>r</rights>"
                "</entry>",
-     NULL, "{\"content\": \"t\"}", {"title"}},
+     NULL,
+     "{\"content\": \"t\"}",
+     {"title"}},
 };
 
 static void test_read_cases(void **state)
@@ -790,8 +811,8 @@ static void test_read_cases(void **state)
         struct lv_xml *e = parse_xml(c->entry);
         json_t *d = NULL, *want = parse_json(c->want);
         struct lv_error err = {0};
-        if (lv_mb_data_from_entry(e, "pubsub.x.org", MB_NODE, "1cb57d9c", c->publisher, &d,
-                                  &err) != 0)
+        if (lv_mb_data_from_entry(e, "pubsub.x.org", MB_NODE, "1cb57d9c", c->publisher, &d, &err) !=
+            0)
             fail_msg("[%s] data_from_entry failed: %s", c->name, err.msg);
         expect_subset(c->name, d, want);
         expect_absent(c->name, d, c->absent);
@@ -813,8 +834,7 @@ static void test_read_errors(void **state)
         struct lv_xml *e = parse_xml(bad[i]);
         json_t *d = (json_t *)&d;
         struct lv_error err = {0};
-        assert_int_equal(lv_mb_data_from_entry(e, NULL, NULL, NULL, NULL, &d, &err),
-                         LV_ERR_INVAL);
+        assert_int_equal(lv_mb_data_from_entry(e, NULL, NULL, NULL, NULL, &d, &err), LV_ERR_INVAL);
         assert_null(d);
         assert_true(err.msg[0] != '\0');
         lv_xml_unref(e);
@@ -875,8 +895,8 @@ static void test_round_trip(void **state)
     assert_non_null(want);
     expect_subset("round trip", out, want);
     json_t *c = json_array_get(json_object_get(out, "comments"), 0);
-    expect_str("round trip", "comments service",
-               json_string_value(json_object_get(c, "service")), "pubsub.x.org");
+    expect_str("round trip", "comments service", json_string_value(json_object_get(c, "service")),
+               "pubsub.x.org");
     expect_str("round trip", "comments node", json_string_value(json_object_get(c, "node")),
                "urn:xmpp:microblog:0:comments/id1");
 

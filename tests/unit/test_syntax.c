@@ -60,7 +60,8 @@ struct md_case {
 static const struct md_case md_cases[] = {
     {"", NULL},
     {"Hello *world*", "<p>Hello <em>world</em></p></div>"},
-    {"**bold** and `code <x>`", "<p><strong>bold</strong> and <code>code &lt;x&gt;</code></p></div>"},
+    {"**bold** and `code <x>`",
+     "<p><strong>bold</strong> and <code>code &lt;x&gt;</code></p></div>"},
     {"# Title\n\ntext", "<h1>Title</h1><p>text</p></div>"},
     {"### h3", "<h3>h3</h3></div>"},
     {"[Libervia](https://libervia.org \"site\")",
@@ -230,8 +231,9 @@ static const struct clean_case clean_cases[] = {
      DIV "<p>text f</p></div>"},
     {"unwrapped content is checked", "<center><script>x</script><b onclick='y'>b</b></center>",
      DIV "<b>b</b></div>"},
-    {"html document", "<html><head><title>T</title><meta charset='x'/></head><body><p>b</p></body>"
-                      "</html>",
+    {"html document",
+     "<html><head><title>T</title><meta charset='x'/></head><body><p>b</p></body>"
+     "</html>",
      DIV "<p>b</p></div>"},
     {"root kept element wrapped", "<p title='t'>x</p>", DIV "<p title='t'>x</p></div>"},
     {"root div attributes cleaned", DIV "x</div>", DIV "x</div>"},
@@ -351,8 +353,7 @@ static void test_parse_errors(void **state)
             fail_msg("[%s] rc %d, want %d", c->in, rc, c->rc);
         assert_null(x);
         if (c->msg_prefix && strncmp(err.msg, c->msg_prefix, strlen(c->msg_prefix)) != 0)
-            fail_msg("[%s] message \"%s\" should start with \"%s\"", c->in, err.msg,
-                     c->msg_prefix);
+            fail_msg("[%s] message \"%s\" should start with \"%s\"", c->in, err.msg, c->msg_prefix);
     }
 }
 
@@ -457,7 +458,11 @@ static const struct totext_case totext_cases[] = {
     {"script and style skipped", "a<script>x()</script><style>p{}</style>b", "ab"},
     {"blockquote", "<blockquote><p>q</p></blockquote>after", "q\n\nafter"},
     {"entities and unicode", "caf\xc3\xa9 &amp; &lt;tag&gt;", "caf\xc3\xa9 & <tag>"},
-    {"nbsp kept", "a\xc2\xa0\xc2\xa0" "b", "a\xc2\xa0\xc2\xa0" "b"},
+    {"nbsp kept",
+     "a\xc2\xa0\xc2\xa0"
+     "b",
+     "a\xc2\xa0\xc2\xa0"
+     "b"},
 };
 
 static void test_xhtml_to_text(void **state)
@@ -494,16 +499,11 @@ static void test_text_subtree(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_markdown),
-        cmocka_unit_test(test_markdown_deep),
-        cmocka_unit_test(test_text_to_xhtml),
-        cmocka_unit_test(test_parse_sanitize),
-        cmocka_unit_test(test_sanitize_in_place),
-        cmocka_unit_test(test_sanitize_deep),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_parse_depth),
-        cmocka_unit_test(test_sanitize_depth),
-        cmocka_unit_test(test_xhtml_to_text),
+        cmocka_unit_test(test_markdown),          cmocka_unit_test(test_markdown_deep),
+        cmocka_unit_test(test_text_to_xhtml),     cmocka_unit_test(test_parse_sanitize),
+        cmocka_unit_test(test_sanitize_in_place), cmocka_unit_test(test_sanitize_deep),
+        cmocka_unit_test(test_parse_errors),      cmocka_unit_test(test_parse_depth),
+        cmocka_unit_test(test_sanitize_depth),    cmocka_unit_test(test_xhtml_to_text),
         cmocka_unit_test(test_text_subtree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
