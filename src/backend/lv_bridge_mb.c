@@ -233,17 +233,6 @@ static void id_checked(struct lv_xmpp *x, struct lv_ps_items *items, const struc
     id_ready(s);
 }
 
-static const char *id_source_text(json_t *d)
-{
-    static const char *const keys[] = {"title", "title_rich", "content", "content_rich"};
-    for (size_t i = 0; i < LV_ARRAY_LEN(keys); i++) {
-        const char *v = json_string_value(json_object_get(d, keys[i]));
-        if (v && *v)
-            return v;
-    }
-    return "";
-}
-
 static void choose_id(struct send *s)
 {
     if (++s->tries > MAX_ID_TRIES) {
@@ -253,9 +242,7 @@ static void choose_id(struct send *s)
         return;
     }
     free(s->item_id);
-    json_t *ufi = json_object_get(s->data, "user_friendly_id");
-    s->item_id = (ufi && json_is_false(ufi)) ? lv_mb_random_id()
-                                              : lv_mb_friendly_id(id_source_text(s->data));
+    s->item_id = lv_mb_item_id(s->data); /* data has no "id" here: a fresh one */
     const char *ids[] = {s->item_id};
     lv_pubsub_get_items(s->x, s->t.service, s->t.node, ids, 1, 0, NULL, id_checked, s);
 }
@@ -286,11 +273,20 @@ static void m_send(struct lv_bridge_call *call, json_t *params, void *ud)
     s->own = lv_jid_normalize(lv_xmpp_jid(x), true);
     if (!s->t.node)
         s->t.node = lv_xstrdup(LV_NS_MICROBLOG);
-    const char *id = json_string_value(json_object_get(data, "id"));
+    json_t *idv = json_object_get(data, "id");
+    const char *id = json_string_value(idv);
+    if (idv && !json_is_string(idv)) {
+        struct lv_error err;
+        lv_error_set(&err, LV_ERR_INVAL, "\"id\" must be a string");
+        lv_bridge_reply_error(call, &err);
+        send_free(s);
+        return;
+    }
     if (id && *id) {
         s->item_id = lv_xstrdup(id);
         id_ready(s);
     } else {
+        json_object_del(s->data, "id"); /* "" = none */
         choose_id(s);
     }
 }

@@ -767,11 +767,13 @@ static int add_id(struct lv_xml *e, json_t *data, const char *service, const cha
                   const char *item_id, const char *author_jid, struct lv_error *err)
 {
     const char *id;
-    int rc = opt_str(data, "id", &id, err);
+    int rc = opt_str(data, "atom_id", &id, err);
     if (rc != 0)
         return rc;
-    if (id) {
-        /* As the reference: an explicit id (an edit) is the atom id. */
+    if (id && *id) {
+        /* An edit keeps the entry's atom id: Atom ids are permanent. (The
+         * reference writes the item id there instead when editing, so the
+         * id of an edited post changed.) */
         lv_xml_new_child_text(e, "id", NULL, id);
         return 0;
     }

@@ -24,7 +24,8 @@
 #define LV_NS_XHTML "http://www.w3.org/1999/xhtml"
 
 /* Builds the Atom <entry> for a post. data is borrowed; service, node and
- * item_id (the final pubsub item id) make the entry's atom id and author uri
+ * item_id (the final pubsub item id) make the entry's atom id (unless data
+ * carries the "atom_id" of the entry being edited) and author uri
  * (author_jid is our bare JID). Rich contents are converted from their
  * syntax, and XHTML is sanitised; a text version is always written beside an
  * XHTML one. Without a title, the content becomes the title (as the

@@ -298,7 +298,7 @@ static json_t *read_draft(const char *path, json_t *old, struct lv_cli *cli)
     json_object_set_new(d, "syntax", json_string(syntax));
     lv_buf_release(&body);
     if (old) {
-        static const char *const keep[] = {"id", "comments", "published"};
+        static const char *const keep[] = {"id", "atom_id", "comments", "published"};
         for (size_t i = 0; i < LV_ARRAY_LEN(keep); i++)
             if (json_object_get(old, keep[i]))
                 json_object_set(d, keep[i], json_object_get(old, keep[i]));

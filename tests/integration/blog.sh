@@ -84,6 +84,26 @@ set -e
 [[ $rc == 19 ]] || fail "rename onto an existing id: rc $rc $(cat "$dir/err")"
 pass "rename: content kept, old id gone, existing target refused (exit 19)"
 
+# Edit in $EDITOR: the title changes; the id, atom id, publication date and
+# content stay.
+before=$(li blog get -i cafe-paris -O json)
+cat >"$dir/editor.sh" <<'ED'
+#!/bin/sh
+sed -i 's/^Title:.*/Title: Edited in an editor/' "$1"
+ED
+chmod +x "$dir/editor.sh"
+EDITOR="$dir/editor.sh" li blog edit -i cafe-paris >/dev/null
+after=$(li blog get -i cafe-paris -O json)
+$LV_PY -c '
+import json, sys
+b, a = json.loads(sys.argv[1])[0], json.loads(sys.argv[2])[0]
+assert a["title"] == "Edited in an editor", a
+for k in ("id", "atom_id", "published", "tags", "language"):
+    assert a[k] == b[k], (k, a[k], b[k])
+assert "premier" in a["content"] and "https://example.org/" in a["content_xhtml"], a
+' "$before" "$after" || fail "blog edit: $after"
+pass "li blog edit: title changed in \$EDITOR; id, atom id, date, tags and content kept"
+
 # Comments: the node is created on the pubsub component, others can comment.
 cid=$(echo "Comment me" | li blog set -T "With comments" -C)
 cnode="urn:xmpp:microblog:0:comments/$cid"
