@@ -461,7 +461,8 @@ static void m_param_get(struct lv_bridge_call *call, json_t *params, void *ud)
     if (lv_profile_param_get(b->store, profile, param_str(params, "category"), name, &value,
                              &err) != 0)
         lv_bridge_reply_error(call, &err);
-    else if (strcmp(name, "Password") == 0 && *value && !json_is_true(json_object_get(params, "reveal")))
+    else if (strcmp(name, "Password") == 0 && *value &&
+             !json_is_true(json_object_get(params, "reveal")))
         lv_bridge_reply(call, json_string("********")); /* as the reference shows passwords */
     else
         lv_bridge_reply(call, json_string(value));
@@ -495,10 +496,9 @@ static void on_disco_info(struct lv_xmpp *x, const struct lv_disco_info *info,
     }
     json_t *ids = json_array(), *features = json_array();
     for (size_t i = 0; i < info->nidentities; i++)
-        json_array_append_new(ids, json_pack("{s:s, s:s, s:s?}", "category",
-                                             info->identities[i].category, "type",
-                                             info->identities[i].type, "name",
-                                             info->identities[i].name));
+        json_array_append_new(
+            ids, json_pack("{s:s, s:s, s:s?}", "category", info->identities[i].category, "type",
+                           info->identities[i].type, "name", info->identities[i].name));
     for (size_t i = 0; i < info->nfeatures; i++)
         json_array_append_new(features, json_string(info->features[i]));
     lv_bridge_reply(call, json_pack("{s:o, s:o}", "identities", ids, "features", features));

@@ -65,8 +65,7 @@ static void send_fail(struct send *s, const struct lv_error *err)
     send_free(s);
 }
 
-static void send_published(struct lv_xmpp *x, const char *id, const struct lv_error *err,
-                           void *ud);
+static void send_published(struct lv_xmpp *x, const char *id, const struct lv_error *err, void *ud);
 
 static bool is_blog_node(const struct send *s)
 {
@@ -75,8 +74,8 @@ static bool is_blog_node(const struct send *s)
 
 static void publish_entry(struct send *s, json_t *options)
 {
-    lv_pubsub_publish(s->x, s->t.service, s->t.node, s->item_id, s->entry, options,
-                      send_published, s);
+    lv_pubsub_publish(s->x, s->t.service, s->t.node, s->item_id, s->entry, options, send_published,
+                      s);
 }
 
 static void after_config(struct lv_xmpp *x, const char *id, const struct lv_error *err, void *ud)
@@ -110,8 +109,7 @@ static bool retry_publish(struct send *s, const struct lv_error *err)
     bool done = true;
     if (strcmp(err->cond, "precondition-not-met") == 0 ||
         strcmp(err->cond, "not-acceptable") == 0 || strcmp(err->cond, "bad-request") == 0) {
-        lv_info(AREA, "publish-options refused (%s): configuring %s instead", err->cond,
-                s->t.node);
+        lv_info(AREA, "publish-options refused (%s): configuring %s instead", err->cond, s->t.node);
         lv_pubsub_config_set(s->x, s->t.service, s->t.node, opts, after_config, s);
     } else if (err->code == LV_ERR_NOT_FOUND) {
         lv_pubsub_create(s->x, s->t.service, s->t.node, opts, after_create, s);
@@ -122,8 +120,7 @@ static bool retry_publish(struct send *s, const struct lv_error *err)
     return done;
 }
 
-static void send_published(struct lv_xmpp *x, const char *id, const struct lv_error *err,
-                           void *ud)
+static void send_published(struct lv_xmpp *x, const char *id, const struct lv_error *err, void *ud)
 {
     struct send *s = ud;
     if (err && retry_publish(s, err))
@@ -321,8 +318,8 @@ static void got_items(struct lv_xmpp *x, struct lv_ps_items *items, const struct
             }
             json_array_append_new(posts, post);
         }
-        lv_bridge_reply(g->call, json_pack("{s:o, s:o}", "items", posts, "rsm",
-                                           lv_bu_rsm_json(&items->rsm)));
+        lv_bridge_reply(
+            g->call, json_pack("{s:o, s:o}", "items", posts, "rsm", lv_bu_rsm_json(&items->rsm)));
     }
     free(g->service);
     free(g->node);
@@ -350,8 +347,8 @@ static void m_get(struct lv_bridge_call *call, json_t *params, void *ud)
     struct lv_rsm_req rsm;
     bool has_rsm = lv_bu_rsm(params, &rsm);
     long max_items = (long)json_integer_value(json_object_get(params, "max_items"));
-    lv_pubsub_get_items(x, t.service, g->node, ids, n, max_items, has_rsm ? &rsm : NULL,
-                        got_items, g);
+    lv_pubsub_get_items(x, t.service, g->node, ids, n, max_items, has_rsm ? &rsm : NULL, got_items,
+                        g);
     free(ids);
     lv_bu_target_release(&t);
 }

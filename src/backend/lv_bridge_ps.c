@@ -180,8 +180,8 @@ static void m_items_get(struct lv_bridge_call *call, json_t *params, void *ud)
     struct lv_rsm_req rsm;
     bool has_rsm = lv_bu_rsm(params, &rsm);
     long max_items = (long)json_integer_value(json_object_get(params, "max_items"));
-    lv_pubsub_get_items(x, t.service, t.node, ids, n, max_items, has_rsm ? &rsm : NULL,
-                        reply_items, call);
+    lv_pubsub_get_items(x, t.service, t.node, ids, n, max_items, has_rsm ? &rsm : NULL, reply_items,
+                        call);
     free(ids);
     lv_bu_target_release(&t);
 }
@@ -200,8 +200,8 @@ static void m_item_send(struct lv_bridge_call *call, json_t *params, void *ud)
     if (lv_xml_parse(xml, strlen(xml), &lim, &payload, &err) != 0) {
         char msg[LV_ERROR_MSG_MAX];
         memcpy(msg, err.msg, sizeof(msg));
-        lv_error_set_cond(&err, LV_ERR_INVAL, "bad-request", "the item is not well-formed XML: %.400s",
-                          msg);
+        lv_error_set_cond(&err, LV_ERR_INVAL, "bad-request",
+                          "the item is not well-formed XML: %.400s", msg);
         lv_bridge_reply_error(call, &err);
     } else {
         const char *id = lv_bu_str(params, "item_id");
@@ -264,8 +264,8 @@ static void rename_retracted(struct lv_xmpp *x, const char *id, const struct lv_
     if (err) {
         struct lv_error e;
         lv_error_set_cond(&e, err->code, err->cond,
-                          "the item was copied to %s but %s could not be retracted: %s",
-                          r->new_id, r->old_id, err->msg);
+                          "the item was copied to %s but %s could not be retracted: %s", r->new_id,
+                          r->old_id, err->msg);
         rename_fail(r, &e);
         return;
     }
@@ -284,8 +284,8 @@ static void rename_published(struct lv_xmpp *x, const char *id, const struct lv_
     lv_pubsub_retract(x, r->t.service, r->t.node, r->old_id, true, rename_retracted, r);
 }
 
-static void rename_checked(struct lv_xmpp *x, struct lv_ps_items *items,
-                           const struct lv_error *err, void *ud)
+static void rename_checked(struct lv_xmpp *x, struct lv_ps_items *items, const struct lv_error *err,
+                           void *ud)
 {
     struct rename *r = ud;
     if (err && err->code != LV_ERR_NOT_FOUND) {
@@ -300,8 +300,7 @@ static void rename_checked(struct lv_xmpp *x, struct lv_ps_items *items,
         rename_fail(r, &e);
         return;
     }
-    lv_pubsub_publish(x, r->t.service, r->t.node, r->new_id, r->payload, NULL, rename_published,
-                      r);
+    lv_pubsub_publish(x, r->t.service, r->t.node, r->new_id, r->payload, NULL, rename_published, r);
 }
 
 static void rename_got(struct lv_xmpp *x, struct lv_ps_items *items, const struct lv_error *err,
@@ -340,8 +339,9 @@ static void m_item_rename(struct lv_bridge_call *call, json_t *params, void *ud)
     const char *old = lv_bu_str(params, "item_id") ? lv_bu_str(params, "item_id") : r->t.item;
     if (!old || strcmp(old, lv_bu_str(params, "new_id")) == 0) {
         struct lv_error e;
-        lv_error_set(&e, LV_ERR_INVAL, old ? "the new id is the current one"
-                                           : "the item to rename is needed (-i ITEM)");
+        lv_error_set(&e, LV_ERR_INVAL,
+                     old ? "the new id is the current one"
+                         : "the item to rename is needed (-i ITEM)");
         rename_fail(r, &e);
         return;
     }
@@ -379,17 +379,17 @@ static void m_node_create(struct lv_bridge_call *call, json_t *params, void *ud)
 NODE_METHOD(m_node_delete, lv_pubsub_delete_node(x, t.service, t.node, reply_done, call))
 NODE_METHOD(m_node_purge, lv_pubsub_purge(x, t.service, t.node, reply_done, call))
 NODE_METHOD(m_node_config_get, lv_pubsub_config_get(x, t.service, t.node, reply_json, call))
-NODE_METHOD(m_node_config_set, lv_pubsub_config_set(x, t.service, t.node,
-                                                    json_object_get(params, "config"), reply_done,
-                                                    call))
-NODE_METHOD(m_node_affs_get, lv_pubsub_node_affiliations_get(x, t.service, t.node, reply_json,
-                                                             call))
+NODE_METHOD(m_node_config_set,
+            lv_pubsub_config_set(x, t.service, t.node, json_object_get(params, "config"),
+                                 reply_done, call))
+NODE_METHOD(m_node_affs_get,
+            lv_pubsub_node_affiliations_get(x, t.service, t.node, reply_json, call))
 NODE_METHOD(m_node_affs_set,
             lv_pubsub_node_affiliations_set(x, t.service, t.node,
                                             json_object_get(params, "affiliations"), reply_done,
                                             call))
-NODE_METHOD(m_node_subs_get, lv_pubsub_node_subscriptions_get(x, t.service, t.node, reply_json,
-                                                              call))
+NODE_METHOD(m_node_subs_get,
+            lv_pubsub_node_subscriptions_get(x, t.service, t.node, reply_json, call))
 NODE_METHOD(m_node_subs_set,
             lv_pubsub_node_subscriptions_set(x, t.service, t.node,
                                              json_object_get(params, "subscriptions"), reply_done,

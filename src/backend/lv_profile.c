@@ -154,9 +154,8 @@ static int check_create_args(const char *jid, const char *component, struct lv_e
     return 0;
 }
 
-int lv_profile_create(struct lv_store *st, const char *name, const char *jid,
-                      const char *password, const char *component, int autoconnect,
-                      struct lv_error *err)
+int lv_profile_create(struct lv_store *st, const char *name, const char *jid, const char *password,
+                      const char *component, int autoconnect, struct lv_error *err)
 {
     int rc = check_create_args(jid, component, err);
     if (rc != 0)

@@ -33,9 +33,8 @@ const struct lv_param_def *lv_profile_params(size_t *count);
  * point (NULL or "" for a client) and autoconnect_backend (-1 = leave the
  * default). The first profile created becomes the default one.
  * LV_ERR_CONFLICT if it exists, LV_ERR_INVAL for a bad name/JID/entry point. */
-int lv_profile_create(struct lv_store *st, const char *name, const char *jid,
-                      const char *password, const char *component, int autoconnect,
-                      struct lv_error *err);
+int lv_profile_create(struct lv_store *st, const char *name, const char *jid, const char *password,
+                      const char *component, int autoconnect, struct lv_error *err);
 int lv_profile_delete(struct lv_store *st, const char *name, struct lv_error *err);
 
 /* Sets a parameter after checking it is declared and the value fits its

@@ -28,8 +28,14 @@
 #define PROG "libervia-backend"
 #define VERSION "0.1.0"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_NOT_FOUND = 16,
-       EXIT_CONFLICT = 19 };
+enum {
+    EXIT_OK = 0,
+    EXIT_FAIL = 1,
+    EXIT_USAGE = 2,
+    EXIT_NOT_RUNNING = 3,
+    EXIT_NOT_FOUND = 16,
+    EXIT_CONFLICT = 19
+};
 
 struct opts {
     const char *config;
@@ -142,12 +148,10 @@ static int take_pid_file(const char *path, struct lv_error *err)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return lv_error_set(err, LV_ERR_IO, "cannot open pid file %s: %s", path,
-                            strerror(errno));
+        return lv_error_set(err, LV_ERR_IO, "cannot open pid file %s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         close(fd);
-        return lv_error_set(err, LV_ERR_CONFLICT, "already running (pid file %s is locked)",
-                            path);
+        return lv_error_set(err, LV_ERR_CONFLICT, "already running (pid file %s is locked)", path);
     }
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
@@ -308,8 +312,8 @@ static int cmd_status(const struct opts *o, int argc, char **argv)
         return ec;
     json_t *res = NULL;
     struct lv_error err;
-    int rc = lv_bridge_call(lv_config_str(cfg, "bridge", "socket"), "status", NULL, 10000, &res,
-                            &err);
+    int rc =
+        lv_bridge_call(lv_config_str(cfg, "bridge", "socket"), "status", NULL, 10000, &res, &err);
     lv_config_free(cfg);
     if (rc != 0) {
         if (o->json)
@@ -368,8 +372,8 @@ static int cmd_profile_create(const struct opts *o, int argc, char **argv)
     if (ec)
         return ec;
     struct lv_error err;
-    int rc = lv_profile_create(st, argv[0], o->jid, o->password, o->component, o->autoconnect,
-                               &err);
+    int rc =
+        lv_profile_create(st, argv[0], o->jid, o->password, o->component, o->autoconnect, &err);
     done_store(cfg, st);
     if (rc != 0)
         return fail(rc, err.msg);
@@ -668,10 +672,10 @@ static const struct command command_table[] = {
     {"disconnect", "disconnect PROFILE", "Ask the running daemon to disconnect a profile.", NULL,
      cmd_disconnect, 1, 1},
     {"config-check", "config-check",
-     "Load the configuration, report errors, and show each value with where it came from.",
-     NULL, cmd_config_check, 0, 0},
-    {"config-doc", "config-doc", "Print the configuration reference (doc/configuration.md).",
-     NULL, cmd_config_doc, 0, 0},
+     "Load the configuration, report errors, and show each value with where it came from.", NULL,
+     cmd_config_check, 0, 0},
+    {"config-doc", "config-doc", "Print the configuration reference (doc/configuration.md).", NULL,
+     cmd_config_doc, 0, 0},
     {"manpage", "manpage", "Print this program's man page (roff).", NULL, cmd_manpage, 0, 0},
     {"help", "help [COMMAND]", "Show help, for everything or for one command.", NULL, cmd_help, 0,
      1},
@@ -696,8 +700,8 @@ static const struct command *find_command(int *argc, char ***argv)
             return &c[i];
         }
         size_t l = sp ? (size_t)(sp - c[i].name) : 0;
-        if (sp && *argc >= 2 && strncmp((*argv)[0], c[i].name, l) == 0 &&
-            (*argv)[0][l] == '\0' && strcmp((*argv)[1], sp + 1) == 0) {
+        if (sp && *argc >= 2 && strncmp((*argv)[0], c[i].name, l) == 0 && (*argv)[0][l] == '\0' &&
+            strcmp((*argv)[1], sp + 1) == 0) {
             *argc -= 2, *argv += 2;
             return &c[i];
         }
@@ -724,21 +728,40 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     while ((c = getopt_long(argc, argv, "+c:O:j:x:C:A::fhV", longs, NULL)) != -1) {
         bool b = true;
         switch (c) {
-        case 'c': o->config = optarg; break;
-        case 'L': o->log_level = optarg; break;
-        case 'O': o->json = strcmp(optarg, "json") == 0; break;
-        case 'j': o->jid = optarg; break;
-        case 'x': o->password = optarg; break;
-        case 'C': o->component = optarg; break;
-        case 'f': o->force = true; break;
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'L':
+            o->log_level = optarg;
+            break;
+        case 'O':
+            o->json = strcmp(optarg, "json") == 0;
+            break;
+        case 'j':
+            o->jid = optarg;
+            break;
+        case 'x':
+            o->password = optarg;
+            break;
+        case 'C':
+            o->component = optarg;
+            break;
+        case 'f':
+            o->force = true;
+            break;
         case 'A':
             if (optarg && lv_config_parse_bool(optarg, &b) != 0)
                 return -1;
             o->autoconnect = b;
             break;
-        case 'h': usage(stdout); exit(EXIT_OK);
-        case 'V': printf(PROG " " VERSION "\n"); exit(EXIT_OK);
-        default: return -1;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_OK);
+        case 'V':
+            printf(PROG " " VERSION "\n");
+            exit(EXIT_OK);
+        default:
+            return -1;
         }
     }
     if (o->log_level && lv_log_level_parse(o->log_level) < 0) {

@@ -239,9 +239,9 @@ void lv_bridge_reply(struct lv_bridge_call *call, json_t *result)
 void lv_bridge_reply_error(struct lv_bridge_call *call, const struct lv_error *err)
 {
     int code = LV_BRIDGE_APP_ERROR_BASE + (err->code < 0 ? err->code : LV_ERR_INTERNAL);
-    json_t *r = json_pack("{s:s, s:O?, s:o}", "jsonrpc", "2.0", "id", call->id, "error",
-                          error_obj(code, err->msg[0] ? err->msg : lv_err_str(err->code),
-                                    err->cond));
+    json_t *r =
+        json_pack("{s:s, s:O?, s:o}", "jsonrpc", "2.0", "id", call->id, "error",
+                  error_obj(code, err->msg[0] ? err->msg : lv_err_str(err->code), err->cond));
     finish_call(call, r);
 }
 
@@ -298,8 +298,7 @@ int lv_bridge_new(uv_loop_t *loop, const char *socket_path, struct lv_bridge **o
         return rc;
     if (socket_alive(socket_path))
         return lv_error_set(err, LV_ERR_CONFLICT,
-                            "another backend already listens on %s (stop it first)",
-                            socket_path);
+                            "another backend already listens on %s (stop it first)", socket_path);
     unlink(socket_path);
     struct lv_bridge *b = lv_xcalloc(1, sizeof(*b));
     b->loop = loop;
@@ -312,8 +311,7 @@ int lv_bridge_new(uv_loop_t *loop, const char *socket_path, struct lv_bridge **o
     if (r == 0)
         r = uv_listen((uv_stream_t *)&b->server, 64, on_connection);
     if (r != 0) {
-        rc = lv_error_set(err, LV_ERR_IO, "cannot listen on %s: %s", socket_path,
-                          uv_strerror(r));
+        rc = lv_error_set(err, LV_ERR_IO, "cannot listen on %s: %s", socket_path, uv_strerror(r));
         b->methods = NULL;
         lv_bridge_free(b);
         return rc;

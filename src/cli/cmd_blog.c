@@ -31,8 +31,7 @@ static int check_syntax(const char *syntax)
     for (size_t i = 0; i < LV_ARRAY_LEN(known); i++)
         if (strcasecmp(syntax, known[i]) == 0)
             return 0;
-    return lv_cli_fail(LV_EXIT_BAD_ARG, "unknown syntax \"%s\" (markdown, text or xhtml)",
-                       syntax);
+    return lv_cli_fail(LV_EXIT_BAD_ARG, "unknown syntax \"%s\" (markdown, text or xhtml)", syntax);
 }
 
 /* Post data from the options and a content. */
@@ -237,8 +236,7 @@ static void write_draft(FILE *f, json_t *post)
     json_array_foreach(tags, i, t) fprintf(f, "%s%s", i ? ", " : "", json_string_value(t));
     /* An existing post's rich content is kept as XHTML so that nothing is
      * lost; change the syntax line to rewrite it in markdown. */
-    fprintf(f, "\nLanguage: %s\nSyntax: %s\n---\n", lang ? lang : "",
-            xhtml ? "xhtml" : "markdown");
+    fprintf(f, "\nLanguage: %s\nSyntax: %s\n---\n", lang ? lang : "", xhtml ? "xhtml" : "markdown");
     if (xhtml)
         fprintf(f, "%s\n", xhtml);
     else if (text && (!title || strcmp(text, title) != 0))
@@ -440,8 +438,10 @@ static int run_repeat(struct lv_cli *cli)
         {"comments", 'C', LV_ARG_FLAG, NULL, "enable comments"},                                   \
         {"no-comments", 0, LV_ARG_FLAG, NULL, "disable comments"},                                 \
         {"syntax", 'S', LV_ARG_VALUE, "SYNTAX", "markdown (default), text or xhtml"},              \
-        {"no-friendly-id", 0, LV_ARG_FLAG, NULL,                                                   \
-         "use a random id instead of one made from the title (user_friendly_id: false)"}
+    {                                                                                              \
+        "no-friendly-id", 0, LV_ARG_FLAG, NULL,                                                    \
+            "use a random id instead of one made from the title (user_friendly_id: false)"         \
+    }
 
 static const struct lv_cli_opt set_opts[] = {POST_OPTS, LV_CLI_OPT_END};
 static const struct lv_cli_opt edit_opts[] = {
@@ -469,14 +469,13 @@ static const struct lv_cli_cmd cmds[] = {
      "  li blog set -C -l fr < post.md\n"
      "  echo 'plain words' | li blog set -S text -s pubsub.example.org -n news\n",
      run_set},
-    {"blog get", "show blog posts", NULL, NULL, 0, 0,
-     BLOG | LV_G_ITEMS | LV_G_OUTPUT | LV_G_CACHE, "default|json|simple", get_opts,
+    {"blog get", "show blog posts", NULL, NULL, 0, 0, BLOG | LV_G_ITEMS | LV_G_OUTPUT | LV_G_CACHE,
+     "default|json|simple", get_opts,
      "  li blog get -m 5\n  li blog get -s louise@example.org -M -1 -O simple\n"
      "  li blog get -i my-title-x9Fz -k title -k tags\n",
      run_get},
-    {"blog edit", "edit a post (or write a new one) in $EDITOR", NULL, NULL, 0, 0,
-     BLOG | LV_G_ITEM, NULL, edit_opts, "  li blog edit -L\n  EDITOR=nano li blog edit\n",
-     run_edit},
+    {"blog edit", "edit a post (or write a new one) in $EDITOR", NULL, NULL, 0, 0, BLOG | LV_G_ITEM,
+     NULL, edit_opts, "  li blog edit -L\n  EDITOR=nano li blog edit\n", run_edit},
     {"blog rename", "give a post a new id",
      "Copies the post under the new id, then retracts the old one only if the copy "
      "succeeded; its comments node stays attached. Refused if the id exists, unless -f.",

@@ -75,9 +75,9 @@ static int run_list(struct lv_cli *cli)
     if (!clients && !components)
         clients = components = true;
     json_t *res = NULL;
-    int rc = lv_cli_call(
-        cli, "profilesListGet",
-        json_pack("{s:b, s:b}", "clients", clients, "components", components), &res);
+    int rc =
+        lv_cli_call(cli, "profilesListGet",
+                    json_pack("{s:b, s:b}", "clients", clients, "components", components), &res);
     if (rc != 0)
         return rc;
     if (lv_cli_json(cli)) {
@@ -256,14 +256,15 @@ static const struct lv_cli_cmd cmds[] = {
      run_default},
     {"profile connect", "connect a profile", NULL, NULL, 0, 0, LV_G_PROFILE, NULL, NULL,
      "  li profile connect -p louise\n", run_connect},
-    {"profile disconnect", "disconnect a profile", NULL, NULL, 0, 0, LV_G_PROFILE, NULL, NULL,
-     NULL, run_disconnect},
+    {"profile disconnect", "disconnect a profile", NULL, NULL, 0, 0, LV_G_PROFILE, NULL, NULL, NULL,
+     run_disconnect},
     {"profile info", "get information about a profile", NULL, NULL, 0, 0,
      LV_G_PROFILE | LV_G_OUTPUT, "default|json", info_opts, "  li profile info -p louise\n",
      run_info},
     {"profile modify", "modify an existing profile", NULL, NULL, 0, 0, LV_G_PROFILE, NULL,
      modify_opts, "  li profile modify -p louise -x new-xmpp-password\n", run_modify},
-    {"param get", "get a parameter value", "Parameters are those of the reference: Connection "
+    {"param get", "get a parameter value",
+     "Parameters are those of the reference: Connection "
      "JabberID, Password, Priority, \"Force server\", \"Force port\", autoconnect_backend, "
      "check_certificate...",
      "CATEGORY NAME", 2, 2, LV_G_PROFILE, NULL, NULL,

@@ -38,9 +38,8 @@ void lv_cli_ps_add_items_query(struct lv_cli *cli, json_t *p, long page, const c
     else if (lv_cli_str(cli, "after"))
         json_object_set_new(rsm, "after", json_string(lv_cli_str(cli, "after")));
     if (!after && lv_cli_given(cli, "before"))
-        json_object_set_new(rsm, "before",
-                            json_string(lv_cli_str(cli, "before") ? lv_cli_str(cli, "before")
-                                                                  : ""));
+        json_object_set_new(
+            rsm, "before", json_string(lv_cli_str(cli, "before") ? lv_cli_str(cli, "before") : ""));
     if (!after && lv_cli_given(cli, "index"))
         json_object_set_new(rsm, "index", json_integer(lv_cli_int(cli, "index", 0)));
     json_object_set_new(p, "rsm", rsm);
@@ -256,8 +255,8 @@ static int run_edit(struct lv_cli *cli)
     json_object_set_new(p, "item_ids", json_pack("[s]", id));
     json_t *res = NULL;
     rc = lv_cli_call(cli, "psItemsGet", p, &res);
-    const char *xml = json_string_value(
-        json_object_get(json_array_get(json_object_get(res, "items"), 0), "xml"));
+    const char *xml =
+        json_string_value(json_object_get(json_array_get(json_object_get(res, "items"), 0), "xml"));
     if (rc == 0 && !xml)
         rc = lv_cli_fail(LV_EXIT_NOT_FOUND, "no item %s", id);
     char path[] = "/tmp/li-edit-XXXXXX.xml";
@@ -360,12 +359,13 @@ static int run_affiliations(struct lv_cli *cli)
 static int run_node_create(struct lv_cli *cli)
 {
     json_t *p = lv_cli_ps_params(cli);
-    json_object_set_new(p, "config", lv_cli_ps_fields(cli, "field", lv_cli_flag(cli, "full-prefix")));
+    json_object_set_new(p, "config",
+                        lv_cli_ps_fields(cli, "field", lv_cli_flag(cli, "full-prefix")));
     json_t *res = NULL;
     int rc = lv_cli_call(cli, "psNodeCreate", p, &res);
     if (rc == 0)
-        printf("node %s created\n", json_is_string(res) ? json_string_value(res)
-                                                       : lv_cli_str(cli, "node"));
+        printf("node %s created\n",
+               json_is_string(res) ? json_string_value(res) : lv_cli_str(cli, "node"));
     json_decref(res);
     return rc;
 }
@@ -510,8 +510,8 @@ static const struct lv_cli_opt subs_set_opts[] = {
 
 static const struct lv_cli_cmd cmds[] = {
     {"pubsub set", "publish an item (XML read from stdin)",
-     "The item's payload is read from standard input and must be well-formed XML.", "[ITEM]", 0,
-     1, PS, NULL, set_opts,
+     "The item's payload is read from standard input and must be well-formed XML.", "[ITEM]", 0, 1,
+     PS, NULL, set_opts,
      "  echo '<note xmlns=\"urn:example\">hi</note>' | li pubsub set -s pubsub.example.org -n "
      "notes\n",
      run_set},

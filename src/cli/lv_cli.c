@@ -101,8 +101,7 @@ static const struct lv_cli_opt g_help[] = {
 };
 
 /* Calls fn for every option a command accepts, its own first. */
-static const struct lv_cli_opt *find_opt(const struct lv_cli_cmd *c, const char *lname,
-                                         char sname)
+static const struct lv_cli_opt *find_opt(const struct lv_cli_cmd *c, const char *lname, char sname)
 {
     const struct lv_cli_opt *lists[LV_ARRAY_LEN(groups) + 2];
     size_t n = 0;
@@ -378,9 +377,10 @@ static void list_commands(FILE *out, const char *prefix)
 
 static void main_help(FILE *out)
 {
-    fprintf(out, "usage: %s COMMAND [SUBCOMMAND...] [OPTIONS] [ARGS]\n\n"
-                 "Libervia command-line frontend: blogs, pubsub, profiles... It talks to a\n"
-                 "running libervia-backend through its bridge socket.\n\nCommands:\n",
+    fprintf(out,
+            "usage: %s COMMAND [SUBCOMMAND...] [OPTIONS] [ARGS]\n\n"
+            "Libervia command-line frontend: blogs, pubsub, profiles... It talks to a\n"
+            "running libervia-backend through its bridge socket.\n\nCommands:\n",
             PROG);
     list_commands(out, "");
     fprintf(out, "\nEvery command takes --help. Global options (before the command):\n"
@@ -739,8 +739,8 @@ static int check_output(struct lv_cli *cli)
     for (const char *p = allowed; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
         if (strncmp(p, o, n) == 0 && (p[n] == '|' || p[n] == '\0'))
             return 0;
-    return lv_cli_fail(LV_EXIT_BAD_ARG, "output \"%s\" is not available here (choose from %s)",
-                       o, allowed);
+    return lv_cli_fail(LV_EXIT_BAD_ARG, "output \"%s\" is not available here (choose from %s)", o,
+                       allowed);
 }
 
 static int run_command(const struct lv_cli_cmd *cmd, const char *config, int argc, char **argv)

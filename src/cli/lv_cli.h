@@ -53,7 +53,10 @@ struct lv_cli_opt {
     const char *metavar;
     const char *help;
 };
-#define LV_CLI_OPT_END {NULL, 0, 0, NULL, NULL}
+#define LV_CLI_OPT_END                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, NULL, NULL                                                                     \
+    }
 
 /* Option groups, set in struct lv_cli_cmd.groups. */
 enum {
@@ -74,7 +77,7 @@ struct lv_cli_cmd {
     const char *args;    /* positional synopsis ("NAME", "[ITEM]"), NULL = none */
     int min_args, max_args;
     unsigned groups;
-    const char *outputs; /* "default|json|simple", NULL = default only */
+    const char *outputs;           /* "default|json|simple", NULL = default only */
     const struct lv_cli_opt *opts; /* terminated by LV_CLI_OPT_END, may be NULL */
     const char *examples;          /* lines "  li ...\n", may be NULL */
     int (*run)(struct lv_cli *cli);

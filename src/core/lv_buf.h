@@ -14,7 +14,10 @@ struct lv_buf {
     size_t cap;
 };
 
-#define LV_BUF_INIT {NULL, 0, 0}
+#define LV_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void lv_buf_init(struct lv_buf *b);
 /* Frees the content; the buffer can be reused after lv_buf_init(). */

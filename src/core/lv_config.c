@@ -485,11 +485,10 @@ static int flush_key(struct ini *p)
     char origin[600];
     snprintf(origin, sizeof(origin), "%s:%d", p->path, p->key_line);
     if (!known_section(p->section))
-        lv_debug("config", "%s: section [%s] is not for the backend, ignored", origin,
-                 p->section);
+        lv_debug("config", "%s: section [%s] is not for the backend, ignored", origin, p->section);
     else
-        rc = set_raw(p->cfg, p->section, p->key, p->value.data ? p->value.data : "", origin,
-                     p->err);
+        rc =
+            set_raw(p->cfg, p->section, p->key, p->value.data ? p->value.data : "", origin, p->err);
     free(p->key);
     p->key = NULL;
     p->key_line = 0;
@@ -560,8 +559,7 @@ static int read_file(const char *path, struct lv_buf *out, struct lv_error *err)
     if (bad)
         return lv_error_set(err, LV_ERR_CONFIG, "cannot read configuration file %s", path);
     if (out->len > MAX_CONFIG_FILE)
-        return lv_error_set(err, LV_ERR_CONFIG, "configuration file %s is larger than 1 MiB",
-                            path);
+        return lv_error_set(err, LV_ERR_CONFIG, "configuration file %s is larger than 1 MiB", path);
     if (memchr(out->data ? out->data : "", '\0', out->len))
         return lv_error_set(err, LV_ERR_CONFIG, "%s is not a text file", path);
     return 0;
@@ -640,8 +638,7 @@ const char *lv_config_origin(const struct lv_config *cfg, const char *section, c
 
 static const char *type_name(const struct lv_opt *o)
 {
-    static const char *const names[] = {"string", "path", "integer", "boolean", "choice",
-                                        "size"};
+    static const char *const names[] = {"string", "path", "integer", "boolean", "choice", "size"};
     return names[o->type];
 }
 

@@ -35,7 +35,7 @@ struct lv_opt {
     const char *section; /* "DEFAULT", "storage", "component ap-gateway"... */
     const char *key;
     enum lv_opt_type type;
-    const char *def; /* default; may use %(key)s and @XDG_DATA_HOME@ / @XDG_RUNTIME_DIR@ */
+    const char *def;     /* default; may use %(key)s and @XDG_DATA_HOME@ / @XDG_RUNTIME_DIR@ */
     long long min, max;  /* INT and SIZE */
     const char *choices; /* ENUM: "a|b|c" */
     const char *help;
@@ -51,8 +51,7 @@ void lv_config_free(struct lv_config *cfg);
  * /etc/libervia/libervia.conf, $XDG_CONFIG_HOME/libervia/libervia.conf
  * (~/.config when unset). With explicit_path non-NULL only that file is read
  * (and it must exist). Missing standard files are skipped. */
-int lv_config_load_default(struct lv_config *cfg, const char *explicit_path,
-                           struct lv_error *err);
+int lv_config_load_default(struct lv_config *cfg, const char *explicit_path, struct lv_error *err);
 /* Loads one file on top of what is there. LV_ERR_NOT_FOUND if it can't be
  * opened, LV_ERR_CONFIG for a syntax error, unknown key or bad value
  * ("FILE:LINE: [section] key: reason"). */

@@ -5,10 +5,22 @@
 #include <string.h>
 
 static const char *const names[] = {
-    "ok",          "invalid input",  "not found",       "conflict",
-    "not allowed", "limit exceeded", "I/O error",       "timeout",
-    "try again",   "authentication failed", "protocol error", "TLS error",
-    "storage error", "configuration error", "internal error", "cancelled",
+    "ok",
+    "invalid input",
+    "not found",
+    "conflict",
+    "not allowed",
+    "limit exceeded",
+    "I/O error",
+    "timeout",
+    "try again",
+    "authentication failed",
+    "protocol error",
+    "TLS error",
+    "storage error",
+    "configuration error",
+    "internal error",
+    "cancelled",
 };
 
 const char *lv_err_str(int code)
@@ -23,8 +35,8 @@ bool lv_err_transient(int code)
     return code == LV_ERR_IO || code == LV_ERR_TIMEOUT || code == LV_ERR_AGAIN;
 }
 
-__attribute__((format(printf, 4, 0))) static int vset(struct lv_error *e, int code, const char *cond,
-                                                     const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int vset(struct lv_error *e, int code,
+                                                      const char *cond, const char *fmt, va_list ap)
 {
     if (!e)
         return code;

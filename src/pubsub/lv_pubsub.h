@@ -31,7 +31,10 @@ struct lv_rsm_req {
     const char *before;
     long index;
 };
-#define LV_RSM_REQ_NONE {-1, NULL, NULL, -1}
+#define LV_RSM_REQ_NONE                                                                            \
+    {                                                                                              \
+        -1, NULL, NULL, -1                                                                         \
+    }
 
 /* XEP-0059 answer, when the service sent one (present). */
 struct lv_rsm_res {
@@ -42,8 +45,8 @@ struct lv_rsm_res {
 };
 
 struct lv_ps_item {
-    char *id;              /* owned */
-    char *publisher;       /* owned, NULL if the service did not say */
+    char *id;               /* owned */
+    char *publisher;        /* owned, NULL if the service did not say */
     struct lv_xml *payload; /* one reference, NULL for an empty item */
 };
 
@@ -118,8 +121,13 @@ void lv_pubsub_node_subscriptions_set(struct lv_xmpp *x, const char *service, co
                                       json_t *subscriptions, lv_ps_done_fn fn, void *ud);
 
 /* Pubsub event notifications (<message> with a pubsub#event payload). */
-enum lv_ps_event_kind { LV_PS_EV_ITEMS, LV_PS_EV_RETRACT, LV_PS_EV_PURGE, LV_PS_EV_DELETE,
-                        LV_PS_EV_CONFIG };
+enum lv_ps_event_kind {
+    LV_PS_EV_ITEMS,
+    LV_PS_EV_RETRACT,
+    LV_PS_EV_PURGE,
+    LV_PS_EV_DELETE,
+    LV_PS_EV_CONFIG
+};
 struct lv_ps_event {
     enum lv_ps_event_kind kind;
     const char *service; /* the sender */

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 struct lv_disco {
     struct lv_xmpp *x;
     struct lv_disco_info self;
@@ -168,8 +167,7 @@ static void parse_info(const struct lv_xml *q, struct lv_disco_info *info)
             info->identities[info->nidentities++] = (struct lv_disco_identity){
                 lv_xstrdup(cat), lv_xstrdup(type), dup_opt(lv_xml_attr(c, "name"))};
         } else if (strcmp(c->name, "feature") == 0 && var) {
-            lv_grow((void **)&info->features, &fcap, info->nfeatures + 1,
-                    sizeof(*info->features));
+            lv_grow((void **)&info->features, &fcap, info->nfeatures + 1, sizeof(*info->features));
             info->features[info->nfeatures++] = lv_xstrdup(var);
         }
     }

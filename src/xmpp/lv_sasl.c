@@ -97,8 +97,8 @@ int lv_sasl_step(struct lv_sasl *s, const char *in_b64, char **out_b64, bool *do
     int rc = gsasl_step64(s->sess, in, &out);
     if (rc != GSASL_OK && rc != GSASL_NEEDS_MORE) {
         free(out);
-        return lv_error_set_cond(err, LV_ERR_AUTH, "not-authorized", "SASL %s failed: %s",
-                                 s->mech, gsasl_strerror(rc));
+        return lv_error_set_cond(err, LV_ERR_AUTH, "not-authorized", "SASL %s failed: %s", s->mech,
+                                 gsasl_strerror(rc));
     }
     *done = (rc == GSASL_OK);
     /* Copy into our allocator's memory: gsasl allocated with malloc too, but

@@ -91,9 +91,9 @@ struct lv_xmpp {
     enum lv_xmpp_kind kind;
     struct lv_xmpp_config cfg; /* strings owned */
     struct lv_jid jid;
-    char *jid_str;   /* configured JID, normalised */
-    char *bound;     /* bound full JID when online */
-    char *server;    /* server domain */
+    char *jid_str; /* configured JID, normalised */
+    char *bound;   /* bound full JID when online */
+    char *server;  /* server domain */
     const char *stream_ns;
 
     enum lv_xmpp_state state;
@@ -103,8 +103,8 @@ struct lv_xmpp {
 
     /* connection */
     enum phase phase;
-    unsigned gen;   /* attempt number: stale async results compare it */
-    bool running;   /* start()ed and not stop()ped */
+    unsigned gen; /* attempt number: stale async results compare it */
+    bool running; /* start()ed and not stop()ped */
     bool freeing;
     unsigned async; /* outstanding heap requests (lookups) */
     uv_tcp_t tcp;
@@ -117,7 +117,7 @@ struct lv_xmpp {
     struct candidate cands[MAX_CANDIDATES];
     size_t ncands, cand;
     struct addrinfo *ai_list, *ai;
-    unsigned failures; /* consecutive, for the backoff */
+    unsigned failures;                  /* consecutive, for the backoff */
     uint64_t attempt_start, connect_ms; /* how long the last successful connection took */
     char readbuf[65536];
 
@@ -162,8 +162,7 @@ static char *dup_or_null(const char *s)
 
 const char *lv_xmpp_state_name(enum lv_xmpp_state s)
 {
-    static const char *const names[] = {"offline", "connecting", "online", "waiting",
-                                        "failed"};
+    static const char *const names[] = {"offline", "connecting", "online", "waiting", "failed"};
     return (unsigned)s < LV_ARRAY_LEN(names) ? names[s] : "?";
 }
 
@@ -252,8 +251,8 @@ static bool secret_stanza(const struct lv_xml *s)
 static void send_xml(struct lv_xmpp *x, const struct lv_xml *s)
 {
     struct lv_buf b = LV_BUF_INIT;
-    bool stanza_ns = !s->ns || strcmp(s->ns, LV_NS_CLIENT) == 0 ||
-                     strcmp(s->ns, LV_NS_COMPONENT) == 0;
+    bool stanza_ns =
+        !s->ns || strcmp(s->ns, LV_NS_CLIENT) == 0 || strcmp(s->ns, LV_NS_COMPONENT) == 0;
     lv_xml_serialize(s, &b, stanza_ns ? s->ns : x->stream_ns);
     if (lv_log_threshold >= LV_LOG_TRACE && !secret_stanza(s))
         lv_trace(AREA, "%s SEND %s", x->jid_str, b.data);
@@ -706,8 +705,8 @@ static void on_connected(uv_connect_t *req, int status)
     if (status < 0) {
         lv_debug(AREA, "%s: connection to %s:%u failed: %s", x->jid_str, x->cands[x->cand].host,
                  x->cands[x->cand].port, uv_strerror(status));
-        lv_error_set(&x->last_err, LV_ERR_IO, "cannot connect to %s:%u: %s",
-                     x->cands[x->cand].host, x->cands[x->cand].port, uv_strerror(status));
+        lv_error_set(&x->last_err, LV_ERR_IO, "cannot connect to %s:%u: %s", x->cands[x->cand].host,
+                     x->cands[x->cand].port, uv_strerror(status));
         close_tcp(x, AC_NEXT_ADDR);
         return;
     }
@@ -728,8 +727,8 @@ static void connect_addr(struct lv_xmpp *x)
     x->phase = P_TCP;
     int rc = uv_tcp_connect(&x->connect_req, &x->tcp, x->ai->ai_addr, on_connected);
     if (rc < 0) {
-        lv_error_set(&x->last_err, LV_ERR_IO, "cannot connect to %s:%u: %s",
-                     x->cands[x->cand].host, x->cands[x->cand].port, uv_strerror(rc));
+        lv_error_set(&x->last_err, LV_ERR_IO, "cannot connect to %s:%u: %s", x->cands[x->cand].host,
+                     x->cands[x->cand].port, uv_strerror(rc));
         close_tcp(x, AC_NEXT_ADDR);
     }
 }

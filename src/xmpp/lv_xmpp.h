@@ -44,14 +44,14 @@ enum lv_xmpp_state {
 
 struct lv_xmpp_config {
     enum lv_xmpp_kind kind;
-    const char *jid;      /* client: user JID (a resource is optional); component: its JID */
-    const char *password; /* client password or component secret; never logged */
-    const char *host;     /* server host override (profile "Force server"), or NULL */
-    unsigned port;        /* port override (profile "Force port"), or 0 */
-    bool check_certificate; /* TLS required and verified (true), or optional and unchecked */
-    const char *ca_file;  /* PEM CA file, NULL/"" = system store */
-    const char *resource; /* resource to bind when the JID has none, or NULL */
-    struct lv_xml_limits limits;         /* after authentication */
+    const char *jid;             /* client: user JID (a resource is optional); component: its JID */
+    const char *password;        /* client password or component secret; never logged */
+    const char *host;            /* server host override (profile "Force server"), or NULL */
+    unsigned port;               /* port override (profile "Force port"), or 0 */
+    bool check_certificate;      /* TLS required and verified (true), or optional and unchecked */
+    const char *ca_file;         /* PEM CA file, NULL/"" = system store */
+    const char *resource;        /* resource to bind when the JID has none, or NULL */
+    struct lv_xml_limits limits; /* after authentication */
     struct lv_xml_limits preauth_limits; /* before */
     unsigned iq_timeout_ms;
     unsigned connect_timeout_ms;
