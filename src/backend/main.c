@@ -342,43 +342,129 @@ static int cmd_status(const struct opts *o, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* ---- admin commands on profiles ---- */
+/* ---- admin commands on profiles ----
+ * They work on the store directly, so profiles can be prepared before the
+ * daemon first starts; the logic itself is lv_profile's, which the bridge
+ * (li profile ...) calls too. Each gets an open store and fills err. */
 
-static int with_store(const struct opts *o, struct lv_config **cfg, struct lv_store **st)
+static int st_profile_create(struct lv_store *st, const struct opts *o, char **argv,
+                             struct lv_error *err)
 {
-    int ec = 0;
-    *cfg = load_config(o, &ec);
-    if (!*cfg)
-        return ec;
-    *st = open_store(*cfg, &ec);
-    if (!*st) {
-        lv_config_free(*cfg);
-        return ec;
-    }
-    return 0;
+    int rc = lv_profile_create(st, argv[0], o->jid, o->password, o->component, o->autoconnect, err);
+    if (rc == 0)
+        printf("profile %s created\n", argv[0]);
+    return rc;
 }
 
-static void done_store(struct lv_config *cfg, struct lv_store *st)
+static int st_profile_delete(struct lv_store *st, const struct opts *o, char **argv,
+                             struct lv_error *err)
 {
+    int rc = lv_profile_delete(st, argv[0], err);
+    if (rc == 0)
+        printf("profile %s deleted\n", argv[0]);
+    return rc;
+}
+
+static void print_profiles(json_t *arr, bool as_json)
+{
+    if (as_json) {
+        char *s = json_dumps(arr, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        return;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(arr, i, p)
+    {
+        const char *comp = json_string_value(json_object_get(p, "component"));
+        printf("%-16s %-32s %s\n", json_string_value(json_object_get(p, "profile")),
+               json_string_value(json_object_get(p, "jid")), comp ? comp : "client");
+    }
+}
+
+static int st_profile_list(struct lv_store *st, const struct opts *o, char **argv,
+                           struct lv_error *err)
+{
+    struct lv_profile_rec *recs = NULL;
+    size_t n = 0;
+    int rc = lv_store_profile_list(st, &recs, &n, err);
+    json_t *arr = json_array();
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        char *jid = NULL;
+        lv_profile_param_get(st, recs[i].name, "Connection", "JabberID", &jid, NULL);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}", "profile", recs[i].name, "jid",
+                                             jid ? jid : "", "component", recs[i].component));
+        free(jid);
+        lv_profile_rec_release(&recs[i]);
+    }
+    free(recs);
+    if (rc == 0)
+        print_profiles(arr, o->json);
+    json_decref(arr);
+    return rc;
+}
+
+static int st_profile_default(struct lv_store *st, const struct opts *o, char **argv,
+                              struct lv_error *err)
+{
+    if (argv[0])
+        return lv_store_profile_default_set(st, argv[0], err);
+    char *name = NULL;
+    int rc = lv_store_profile_default_get(st, &name, err);
+    if (rc == LV_ERR_NOT_FOUND)
+        lv_error_set(err, rc, "no default profile");
+    if (rc == 0)
+        printf("%s\n", name);
+    free(name);
+    return rc;
+}
+
+static int st_param_get(struct lv_store *st, const struct opts *o, char **argv,
+                        struct lv_error *err)
+{
+    char *value = NULL;
+    int rc = lv_profile_param_get(st, argv[0], argv[1], argv[2], &value, err);
+    if (rc == 0) {
+        /* Passwords are write-only from the command line. */
+        bool secret = strcmp(argv[2], "Password") == 0;
+        printf("%s\n", secret ? (*value ? "(set)" : "(unset)") : value);
+    }
+    free(value);
+    return rc;
+}
+
+static int st_param_set(struct lv_store *st, const struct opts *o, char **argv,
+                        struct lv_error *err)
+{
+    return lv_profile_param_set(st, argv[0], argv[1], argv[2], argv[3], err);
+}
+
+/* Opens the configuration and the store around a store command. */
+static int run_with_store(const struct opts *o, char **argv,
+                          int (*fn)(struct lv_store *, const struct opts *, char **,
+                                    struct lv_error *))
+{
+    int ec = 0;
+    struct lv_config *cfg = load_config(o, &ec);
+    if (!cfg)
+        return ec;
+    struct lv_store *st = open_store(cfg, &ec);
+    if (!st) {
+        lv_config_free(cfg);
+        return ec;
+    }
+    struct lv_error err;
+    lv_error_clear(&err);
+    int rc = fn(st, o, argv, &err);
     lv_store_close(st);
     lv_config_free(cfg);
+    return rc != 0 ? fail(rc, err.msg) : EXIT_OK;
 }
 
 static int cmd_profile_create(const struct opts *o, int argc, char **argv)
 {
-    struct lv_config *cfg;
-    struct lv_store *st;
-    int ec = with_store(o, &cfg, &st);
-    if (ec)
-        return ec;
-    struct lv_error err;
-    int rc =
-        lv_profile_create(st, argv[0], o->jid, o->password, o->component, o->autoconnect, &err);
-    done_store(cfg, st);
-    if (rc != 0)
-        return fail(rc, err.msg);
-    printf("profile %s created\n", argv[0]);
-    return EXIT_OK;
+    return run_with_store(o, argv, st_profile_create);
 }
 
 static int cmd_profile_delete(const struct opts *o, int argc, char **argv)
@@ -390,115 +476,27 @@ static int cmd_profile_delete(const struct opts *o, int argc, char **argv)
         if (!fgets(ans, sizeof(ans), stdin) || (ans[0] != 'y' && ans[0] != 'Y'))
             return fail(LV_ERR_CANCELLED, "not deleted");
     }
-    struct lv_config *cfg;
-    struct lv_store *st;
-    int ec = with_store(o, &cfg, &st);
-    if (ec)
-        return ec;
-    struct lv_error err;
-    int rc = lv_profile_delete(st, argv[0], &err);
-    done_store(cfg, st);
-    if (rc != 0)
-        return fail(rc, err.msg);
-    printf("profile %s deleted\n", argv[0]);
-    return EXIT_OK;
+    return run_with_store(o, argv, st_profile_delete);
 }
 
 static int cmd_profile_list(const struct opts *o, int argc, char **argv)
 {
-    struct lv_config *cfg;
-    struct lv_store *st;
-    int ec = with_store(o, &cfg, &st);
-    if (ec)
-        return ec;
-    struct lv_profile_rec *recs = NULL;
-    size_t n = 0;
-    struct lv_error err;
-    int rc = lv_store_profile_list(st, &recs, &n, &err);
-    json_t *arr = json_array();
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char *jid = NULL;
-        lv_profile_param_get(st, recs[i].name, "Connection", "JabberID", &jid, NULL);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}", "profile", recs[i].name, "jid",
-                                             jid ? jid : "", "component", recs[i].component));
-        free(jid);
-        lv_profile_rec_release(&recs[i]);
-    }
-    free(recs);
-    done_store(cfg, st);
-    if (rc != 0) {
-        json_decref(arr);
-        return fail(rc, err.msg);
-    }
-    size_t i;
-    json_t *p;
-    if (o->json) {
-        char *s = json_dumps(arr, JSON_INDENT(2));
-        printf("%s\n", s);
-        free(s);
-    } else {
-        json_array_foreach(arr, i, p)
-        {
-            const char *comp = json_string_value(json_object_get(p, "component"));
-            printf("%-16s %-32s %s\n", json_string_value(json_object_get(p, "profile")),
-                   json_string_value(json_object_get(p, "jid")), comp ? comp : "client");
-        }
-    }
-    json_decref(arr);
-    return EXIT_OK;
+    return run_with_store(o, argv, st_profile_list);
 }
 
 static int cmd_profile_default(const struct opts *o, int argc, char **argv)
 {
-    struct lv_config *cfg;
-    struct lv_store *st;
-    int ec = with_store(o, &cfg, &st);
-    if (ec)
-        return ec;
-    struct lv_error err;
-    char *name = NULL;
-    int rc = argc > 0 ? lv_store_profile_default_set(st, argv[0], &err)
-                      : lv_store_profile_default_get(st, &name, &err);
-    done_store(cfg, st);
-    if (rc != 0)
-        return fail(rc, rc == LV_ERR_NOT_FOUND && argc == 0 ? "no default profile" : err.msg);
-    if (name)
-        printf("%s\n", name);
-    free(name);
-    return EXIT_OK;
+    return run_with_store(o, argv, st_profile_default);
 }
 
 static int cmd_param_get(const struct opts *o, int argc, char **argv)
 {
-    struct lv_config *cfg;
-    struct lv_store *st;
-    int ec = with_store(o, &cfg, &st);
-    if (ec)
-        return ec;
-    struct lv_error err;
-    char *value = NULL;
-    int rc = lv_profile_param_get(st, argv[0], argv[1], argv[2], &value, &err);
-    done_store(cfg, st);
-    if (rc != 0)
-        return fail(rc, err.msg);
-    /* Passwords are write-only from the command line. */
-    bool secret = strcmp(argv[2], "Password") == 0;
-    printf("%s\n", secret ? (*value ? "(set)" : "(unset)") : value);
-    free(value);
-    return EXIT_OK;
+    return run_with_store(o, argv, st_param_get);
 }
 
 static int cmd_param_set(const struct opts *o, int argc, char **argv)
 {
-    struct lv_config *cfg;
-    struct lv_store *st;
-    int ec = with_store(o, &cfg, &st);
-    if (ec)
-        return ec;
-    struct lv_error err;
-    int rc = lv_profile_param_set(st, argv[0], argv[1], argv[2], argv[3], &err);
-    done_store(cfg, st);
-    return rc != 0 ? fail(rc, err.msg) : EXIT_OK;
+    return run_with_store(o, argv, st_param_set);
 }
 
 static int bridge_simple(const struct opts *o, const char *method, const char *profile)
@@ -794,7 +792,7 @@ int main(int argc, char **argv)
     sub[0] = argv[0];
     memcpy(sub + 1, args, (size_t)rest * sizeof(*sub));
     optind = 1;
-    char *positional[8];
+    char *positional[9] = {NULL}; /* NULL-terminated */
     int npos = 0;
     while (optind <= rest) {
         int r = parse_opts(rest + 1, sub, &o);
