@@ -16,7 +16,8 @@ PACKAGES=(
     build-essential meson ninja-build pkg-config python3
     clang libclang-rt-14-dev
     libuv1-dev libexpat1-dev libssl-dev libgsasl-dev libsqlite3-dev
-    libjansson-dev libutf8proc-dev libcmocka-dev libcmark-dev
+    libjansson-dev libutf8proc-dev libcmocka-dev libcmark-dev libgumbo-dev
+    libcurl4-openssl-dev
     openssl ca-certificates
     prosody ejabberd python3-slixmpp
     procps iproute2 netcat-openbsd

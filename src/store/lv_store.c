@@ -6,11 +6,6 @@
 #include "core/lv_mem.h"
 #include "store/lv_store_backend.h"
 
-struct lv_store {
-    const struct lv_store_backend *be;
-    void *state;
-};
-
 /* How a URI prefix maps to a backend. A NULL backend is a scheme we know but
  * were built without; missing says why. */
 struct scheme {

@@ -12,6 +12,8 @@
 #include "store/lv_migration.h"
 #include "store/lv_store.h"
 
+struct lv_store_cache_backend;
+
 struct lv_store_backend {
     const char *name; /* "sqlite", for logs */
     /* Opens location (a backend-specific string: a file path, a conninfo
@@ -41,6 +43,17 @@ struct lv_store_backend {
                        char **value, struct lv_error *err);
     int (*private_set)(void *state, const char *profile, const char *ns, const char *key,
                        const char *value, struct lv_error *err);
+
+    /* The pubsub cache's operations (store/lv_store_cache_backend.h), in a
+     * table of their own so that each feature's operations stay together. */
+    const struct lv_store_cache_backend *cache;
+};
+
+/* An open store. Defined here, not in lv_store.c, so that the dispatch of
+ * each feature (lv_store.c, lv_store_cache.c) can reach the backend. */
+struct lv_store {
+    const struct lv_store_backend *be;
+    void *state;
 };
 
 /* The SQLite backend (store/sqlite/lv_store_sqlite.c); its open applies

@@ -78,3 +78,29 @@ assert len(d["items"]) == 30, len(d["items"])
 out=$(li pubsub get -p pr -s pubsub.example.test -n big -M 5 -O simple)
 [[ $(wc -l <<<"$out") == 5 ]] || fail "max_items on prosody: $out"
 pass "prosody (no RSM): everything in one answer (rsm null), -M still bounds it"
+
+# Owner operations and item edits through li (on Prosody's pubsub service,
+# where louise is an admin, hence owner).
+li pubsub node affiliations set -p pr -s pubsub.example.test -n big -a pierre@example.test publisher
+li pubsub node affiliations get -p pr -s pubsub.example.test -n big -O json | grep -q '"pierre@example.test": "publisher"' ||
+    fail "affiliations: $(li pubsub node affiliations get -p pr -s pubsub.example.test -n big)"
+li pubsub node set -p pr -s pubsub.example.test -n big -f title "Big node"
+li pubsub node info -p pr -s pubsub.example.test -n big -k title | grep -q "Big node" || fail "node set"
+cat >"$dir/editor.sh" <<'ED'
+#!/bin/sh
+sed -i 's/>07</>seven</' "$1"
+ED
+chmod +x "$dir/editor.sh"
+EDITOR="$dir/editor.sh" li pubsub edit -p pr -s pubsub.example.test -n big -i item-07 >/dev/null
+li pubsub get -p pr -s pubsub.example.test -n big -i item-07 | grep -q ">seven<" || fail "pubsub edit"
+li pubsub delete -p pr -s pubsub.example.test -n big -i item-07 -f >/dev/null
+[[ $(li pubsub get -p pr -s pubsub.example.test -n big -M 100 -O simple | wc -l) == 29 ]] || fail "delete"
+li pubsub node purge -p pr -s pubsub.example.test -n big -f
+[[ -z $(li pubsub get -p pr -s pubsub.example.test -n big -O simple) ]] || fail "purge"
+li pubsub node delete -p pr -s pubsub.example.test -n big -f
+set +e
+li pubsub get -p pr -s pubsub.example.test -n big >/dev/null 2>&1
+rc=$?
+set -e
+[[ $rc == 16 ]] || fail "deleted node: rc $rc"
+pass "li pubsub: node affiliations set/get, node set/info, edit, delete, purge, node delete"

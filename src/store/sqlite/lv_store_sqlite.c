@@ -16,10 +16,16 @@
 #include "core/lv_log.h"
 #include "core/lv_mem.h"
 #include "store/lv_store_backend.h"
+#include "store/sqlite/lv_store_sqlite_priv.h"
 
 struct sq {
     sqlite3 *db;
 };
+
+sqlite3 *lv_store_sqlite_db(void *state)
+{
+    return ((struct sq *)state)->db;
+}
 
 /* ---- statements ---------------------------------------------------------- */
 
@@ -265,6 +271,8 @@ int lv_store_sqlite_open_with(const char *path, const struct lv_migration *migs,
         rc = connect_db(s, path, err);
     if (rc == 0)
         rc = configure(s, err);
+    if (rc == 0)
+        rc = lv_store_sqlite_cache_register(s->db, err);
     if (rc == 0)
         rc = migrate(s, migs, n, err);
     if (rc != 0) {
@@ -560,4 +568,5 @@ const struct lv_store_backend lv_store_sqlite_backend = {
     .param_set = sq_param_set,
     .private_get = sq_private_get,
     .private_set = sq_private_set,
+    .cache = &lv_store_sqlite_cache_backend,
 };
