@@ -18,6 +18,8 @@ PACKAGES=(
     libuv1-dev libexpat1-dev libssl-dev libgsasl-dev libsqlite3-dev
     libjansson-dev libutf8proc-dev libcmocka-dev libcmark-dev libgumbo-dev
     libcurl4-openssl-dev
+    libmicrohttpd-dev curl
+    libpq-dev postgresql-15
     openssl ca-certificates
     prosody ejabberd python3-slixmpp
     procps iproute2 netcat-openbsd

@@ -265,24 +265,23 @@ int lv_ap_period_decode(const char *text, size_t len, char **out, struct lv_erro
 {
     struct lv_buf b = LV_BUF_INIT;
     *out = NULL;
+    /* One pass equals the reference's ".HH" -> "%HH" substitution followed by
+     * unquote(): neither can create an escape for the other. */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (is_alnum(c) || c == '-' || c == '_') {
+        if ((c == '.' || c == '%') && i + 2 < len && hex_val((unsigned char)text[i + 1]) >= 0 &&
+            hex_val((unsigned char)text[i + 2]) >= 0) {
+            lv_buf_addc(&b, (char)(hex_val((unsigned char)text[i + 1]) << 4 |
+                                   hex_val((unsigned char)text[i + 2])));
+            i += 2;
+        } else {
             lv_buf_addc(&b, (char)c);
-            continue;
         }
-        if (c != '.' || i + 2 >= len || hex_val((unsigned char)text[i + 1]) < 0 ||
-            hex_val((unsigned char)text[i + 2]) < 0) {
-            lv_buf_release(&b);
-            return lv_error_set(err, LV_ERR_INVAL, "invalid period encoding");
-        }
-        lv_buf_addc(&b, (char)(hex_val((unsigned char)text[i + 1]) << 4 |
-                               hex_val((unsigned char)text[i + 2])));
-        i += 2;
     }
     if (!valid_text(b.data ? b.data : "", b.len)) {
         lv_buf_release(&b);
-        return lv_error_set(err, LV_ERR_INVAL, "period-decoded text is not valid UTF-8");
+        return lv_error_set(err, LV_ERR_INVAL,
+                            "period-decoded text is not valid UTF-8 or holds NUL");
     }
     *out = lv_buf_detach(&b);
     return 0;
@@ -290,8 +289,7 @@ int lv_ap_period_decode(const char *text, size_t len, char **out, struct lv_erro
 
 /* ---- (JID, node) -> account ---- */
 
-static int ask_pubsub(const struct lv_ap_addr_cfg *cfg, const char *domain,
-                      struct lv_error *err)
+static int ask_pubsub(const struct lv_ap_addr_cfg *cfg, const char *domain, struct lv_error *err)
 {
     int rc;
     if (!cfg->is_pubsub)
@@ -302,13 +300,68 @@ static int ask_pubsub(const struct lv_ap_addr_cfg *cfg, const char *domain,
     return rc > 0;
 }
 
+/* The user part of the handle for jid (before encoding), possibly taking the
+ * node as the user of a pubsub service (then *node becomes NULL). *force
+ * tells that encoding is needed whatever lv_ap_must_encode() says. */
+static int pick_user(const struct lv_ap_addr_cfg *cfg, const struct lv_jid *jid, const char **node,
+                     bool is_local, char **user, bool *force, struct lv_error *err)
+{
+    const char *local = jid->local && *jid->local ? jid->local : NULL;
+    *user = NULL;
+    *force = false;
+    if (!local && *node && !lv_ap_must_encode(*node, strlen(*node))) {
+        int rc = ask_pubsub(cfg, jid->domain, err);
+        if (rc < 0)
+            return rc;
+        if (rc) {
+            local = *node;
+            *node = NULL;
+        }
+    }
+    if (!local) {
+        /* Deviation: "@domain" decodes (in the reference too) to the bare
+         * domain; the reference raises here or names <domain>@<gateway>. */
+        *user = lv_xasprintf("@%s", jid->domain);
+        *force = true;
+    } else if (is_local) {
+        *user = lv_xstrdup(local);
+    } else {
+        *user = lv_xasprintf("%s@%s", local, jid->domain);
+    }
+    /* Deviation: "node" + "---" + "-user" would split as "node-" / "user". */
+    if (*node && (*user)[0] == '-')
+        *force = true;
+    return 0;
+}
+
+/* "[___][<node>---]<user>" */
+static void write_handle(struct lv_buf *b, const char *node, const char *user, bool encode)
+{
+    if (!encode) {
+        if (node)
+            lv_buf_addf(b, "%s---", node);
+        lv_buf_adds(b, user);
+        return;
+    }
+    lv_buf_adds(b, "___");
+    if (node) {
+        period_encode(b, node, strlen(node));
+        lv_buf_adds(b, "---");
+    }
+    if (node && user[0] == '-' && strncmp(user, "---", 3) != 0) {
+        lv_buf_adds(b, ".2d");
+        user++;
+    }
+    period_encode(b, user, strlen(user));
+}
+
 int lv_ap_account_from_jid(const struct lv_ap_addr_cfg *cfg, const struct lv_jid *jid,
                            const char *node, char **account, struct lv_error *err)
 {
     struct lv_buf b = LV_BUF_INIT;
-    const char *local;
     char *user;
-    bool is_local, encode, force = false;
+    bool is_local, force;
+    int rc;
 
     *account = NULL;
     if (!jid || !jid->domain)
@@ -320,53 +373,15 @@ int lv_ap_account_from_jid(const struct lv_ap_addr_cfg *cfg, const struct lv_jid
     if (node && !valid_text(node, strlen(node)))
         return lv_error_set(err, LV_ERR_INVAL, "node is not valid UTF-8");
 
-    local = jid->local;
-    if (!local && node && !lv_ap_must_encode(node, strlen(node))) {
-        int rc = ask_pubsub(cfg, jid->domain, err);
-        if (rc < 0)
-            return rc;
-        if (rc) {
-            local = node;
-            node = NULL;
-        }
-    }
     is_local = lv_ap_is_local(cfg, jid->domain);
-    if (!local) {
-        /* Deviation: "@domain" decodes (in the reference too) to the bare
-         * domain; the reference raises here or names <domain>@<gateway>. */
-        user = lv_xasprintf("@%s", jid->domain);
-        force = true;
-    } else if (is_local) {
-        user = lv_xstrdup(local);
-    } else {
-        user = lv_xasprintf("%s@%s", local, jid->domain);
-    }
-    /* Deviation: "node" + "---" + "-user" would split as "node-" / "user". */
-    if (node && user[0] == '-')
-        force = true;
-    encode = force || (node && lv_ap_must_encode(node, strlen(node))) ||
-             lv_ap_must_encode(user, strlen(user));
-
-    if (encode)
-        lv_buf_adds(&b, "___");
-    if (node) {
-        if (encode)
-            period_encode(&b, node, strlen(node));
-        else
-            lv_buf_adds(&b, node);
-        lv_buf_adds(&b, "---");
-    }
-    if (!encode) {
-        lv_buf_adds(&b, user);
-    } else if (node && user[0] == '-' && strncmp(user, "---", 3) != 0) {
-        lv_buf_adds(&b, ".2d");
-        period_encode(&b, user + 1, strlen(user + 1));
-    } else {
-        period_encode(&b, user, strlen(user));
-    }
+    rc = pick_user(cfg, jid, &node, is_local, &user, &force, err);
+    if (rc != 0)
+        return rc;
+    write_handle(&b, node, user,
+                 force || (node && lv_ap_must_encode(node, strlen(node))) ||
+                     lv_ap_must_encode(user, strlen(user)));
     lv_buf_addf(&b, "@%s", is_local ? jid->domain : cfg->gateway_jid);
     free(user);
-
     if (b.len > LV_AP_ACCOUNT_MAX) {
         lv_buf_release(&b);
         return lv_error_set(err, LV_ERR_LIMIT, "account longer than %d bytes", LV_AP_ACCOUNT_MAX);
@@ -429,10 +444,11 @@ static int split_handle(const char *account, size_t len, struct handle *h, struc
     } else {
         h->domain = lv_xstrndup(at + 1, (size_t)(end - at - 1));
     }
-    /* Deviation: the reference builds "user@domain" and lets its JID parser
-     * read a "/" as the start of a resource. */
-    if (strpbrk(h->user, "@/") || strpbrk(h->domain, "@/"))
-        return lv_error_set(err, LV_ERR_INVAL, "account holds a \"/\" or too many \"@\"");
+    /* Deviation: the reference would read a "/" as the start of a resource.
+     * The user part is checked in make_jid(): as a pubsub node it may hold
+     * anything. */
+    if (strchr(h->domain, '/'))
+        return lv_error_set(err, LV_ERR_INVAL, "account domain holds a \"/\"");
     return 0;
 }
 
@@ -445,6 +461,8 @@ static int make_jid(const struct handle *h, const struct lv_jid *dom, struct lv_
         lv_jid_copy(out, dom);
         return 0;
     }
+    if (strpbrk(h->user, "@/"))
+        return lv_error_set(err, LV_ERR_INVAL, "account user part holds a \"/\" or \"@\"");
     s = lv_xasprintf("%s@%s", h->user, dom->domain);
     rc = lv_jid_parse_str(s, out, err);
     free(s);
@@ -524,18 +542,12 @@ static const struct {
     const char *name;
     size_t nargs;
 } url_types[] = {
-    [LV_AP_URL_ACTOR] = {"actor", 1},
-    [LV_AP_URL_INBOX] = {"inbox", 1},
-    [LV_AP_URL_OUTBOX] = {"outbox", 1},
-    [LV_AP_URL_FOLLOWERS] = {"followers", 1},
-    [LV_AP_URL_FOLLOWING] = {"following", 1},
-    [LV_AP_URL_SHARED_INBOX] = {"shared_inbox", 0},
-    [LV_AP_URL_ITEM] = {"item", 2},
-    [LV_AP_URL_AVATAR] = {"avatar", 1},
-    [LV_AP_URL_LIKE] = {"like", 2},
-    [LV_AP_URL_REACTION] = {"reaction", 3},
-    [LV_AP_URL_JOIN] = {"join", 2},
-    [LV_AP_URL_LEAVE] = {"leave", 2},
+    [LV_AP_URL_ACTOR] = {"actor", 1},         [LV_AP_URL_INBOX] = {"inbox", 1},
+    [LV_AP_URL_OUTBOX] = {"outbox", 1},       [LV_AP_URL_FOLLOWERS] = {"followers", 1},
+    [LV_AP_URL_FOLLOWING] = {"following", 1}, [LV_AP_URL_SHARED_INBOX] = {"shared_inbox", 0},
+    [LV_AP_URL_ITEM] = {"item", 2},           [LV_AP_URL_AVATAR] = {"avatar", 1},
+    [LV_AP_URL_LIKE] = {"like", 2},           [LV_AP_URL_REACTION] = {"reaction", 3},
+    [LV_AP_URL_JOIN] = {"join", 2},           [LV_AP_URL_LEAVE] = {"leave", 2},
 };
 
 static bool type_known(enum lv_ap_url_type type)
@@ -790,8 +802,7 @@ int lv_ap_webfinger_account(const struct lv_ap_addr_cfg *cfg, const char *res, s
         while (p < end && is_space((unsigned char)*p))
             p++;
         if (end - p > LV_AP_ACCOUNT_MAX)
-            rc = lv_error_set(err, LV_ERR_LIMIT, "account longer than %d bytes",
-                              LV_AP_ACCOUNT_MAX);
+            rc = lv_error_set(err, LV_ERR_LIMIT, "account longer than %d bytes", LV_AP_ACCOUNT_MAX);
         else if (!plausible_account(p, (size_t)(end - p)))
             rc = lv_error_set(err, LV_ERR_INVAL, "invalid account in WebFinger resource");
         else
@@ -801,6 +812,8 @@ int lv_ap_webfinger_account(const struct lv_ap_addr_cfg *cfg, const char *res, s
         rc = lv_ap_url_parse(cfg, p, (size_t)(end - p), &u, err);
         if (rc == 0 && u.type != LV_AP_URL_ACTOR)
             rc = lv_error_set(err, LV_ERR_NOT_FOUND, "not an actor URL of this gateway");
+        if (rc == 0 && !plausible_account(u.args[0], strlen(u.args[0])))
+            rc = lv_error_set(err, LV_ERR_INVAL, "invalid account in actor URL");
         if (rc == 0) {
             *account = u.args[0];
             u.args[0] = NULL;

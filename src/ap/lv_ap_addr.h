@@ -59,14 +59,14 @@ typedef int (*lv_ap_is_pubsub_fn)(void *ud, const char *domain);
  * the calls that use the config. Domains are compared ASCII
  * case-insensitively. */
 struct lv_ap_addr_cfg {
-    const char *gateway_jid; /* the component's JID, e.g. "ap.example.org":
-                              * the domain of virtual JIDs */
-    const char *local_host;  /* the XMPP server's domain, e.g. "example.org":
-                              * a JID is local if its domain is this one or a
-                              * subdomain of it */
-    const char *public_url;  /* public host[:port] without scheme */
-    const char *ap_path;     /* path prefix, e.g. "_ap" (slashes trimmed) */
-    bool local_only;         /* refuse to map non-local JIDs from accounts */
+    const char *gateway_jid;      /* the component's JID, e.g. "ap.example.org":
+                                   * the domain of virtual JIDs */
+    const char *local_host;       /* the XMPP server's domain, e.g. "example.org":
+                                   * a JID is local if its domain is this one or a
+                                   * subdomain of it */
+    const char *public_url;       /* public host[:port] without scheme */
+    const char *ap_path;          /* path prefix, e.g. "_ap" (slashes trimmed) */
+    bool local_only;              /* refuse to map non-local JIDs from accounts */
     lv_ap_is_pubsub_fn is_pubsub; /* NULL: no domain is a pubsub service */
     void *is_pubsub_ud;
 };
@@ -108,11 +108,13 @@ bool lv_ap_must_encode(const char *text, size_t len);
  * -> ".XX" (upper-case hex), exactly as the reference's
  * quote(safe="")/replace chain. Never NULL. */
 char *lv_ap_period_encode(const char *text, size_t len);
-/* Decodes period encoding (".XX", hex in either case) into a new string
- * (*out, caller frees; NULL on error). Strict: only [A-Za-z0-9_-] and ".XX"
- * may appear, and the result must be valid UTF-8 without NUL, else
- * LV_ERR_INVAL. Deviation: the reference also decodes raw "%XX" and keeps a
- * "." not followed by hex literally. */
+/* Decodes period encoding into a new string (*out, caller frees; NULL on
+ * error), as the reference does: ".XX" and "%XX" (hex in either case) become
+ * the byte XX, anything else is kept, so the docstring's hand-written
+ * "toto.40example.net" gives "toto@example.net". The result must be valid
+ * UTF-8 without NUL, else LV_ERR_INVAL.
+ * Deviation: the reference's hex class [0-9a-fA-f] also matches G-Z and
+ * [\]^_` (".G0" gives "%G0" there); here a "." before non-hex is kept. */
 int lv_ap_period_decode(const char *text, size_t len, char **out, struct lv_error *err);
 
 /* XMPP (JID, node) -> AP account handle (getAPAccountFromJidAndNode).
@@ -148,10 +150,12 @@ int lv_ap_account_from_jid(const struct lv_ap_addr_cfg *cfg, const struct lv_jid
  * The handle must hold exactly one "@". A leading "___" flags encoding; the
  * part before "@" is split on its LAST "---" into node and user; both are
  * period-decoded when flagged. If the user then holds "@", it is a
- * non-local JID "user@domain" (the handle's domain is dropped). Without a
- * node, if the domain is a pubsub service (cfg->is_pubsub), the user is the
- * node and the JID is the domain. The JID is validated and normalised by
- * lv_jid_parse() (localpart case-folded).
+ * non-local JID "user@domain" (split on its last "@"; the handle's domain is
+ * dropped). Without a node, if the domain is a pubsub service
+ * (cfg->is_pubsub), the user is the node (which may hold any text, "/" and
+ * "@" included) and the JID is the domain. The JID is validated and
+ * normalised by lv_jid_parse() (localpart case-folded). The node is not
+ * normalised; a node holding NUL is refused (C strings).
  * *node is NULL for the default microblog node, else the caller's to free.
  * *jid is always initialised; release it with lv_jid_release().
  * Returns 0, LV_ERR_PERM (cfg->local_only and the JID is not local; err->msg
@@ -159,8 +163,9 @@ int lv_ap_account_from_jid(const struct lv_ap_addr_cfg *cfg, const struct lv_jid
  * never queried), a negative answer of cfg->is_pubsub, LV_ERR_INVAL
  * (malformed) or LV_ERR_LIMIT (longer than LV_AP_ACCOUNT_MAX).
  * Deviations (the reference accepts these and yields odd JIDs): an empty
- * user before "@" ("@example.org", "node---@host") and a user or domain
- * holding "/" (which the reference parses as a resource) are LV_ERR_INVAL. */
+ * user before "@" ("@example.org", "node---@host"), and a JID localpart or
+ * domain holding "/" (the reference's JID parser reads a resource there) are
+ * LV_ERR_INVAL. */
 int lv_ap_jid_from_account(const struct lv_ap_addr_cfg *cfg, const char *account, size_t len,
                            struct lv_jid *jid, char **node, struct lv_error *err);
 
@@ -245,9 +250,10 @@ char *lv_ap_hex(const char *s, size_t len);
  * once ("+" -> space, "%XX"), which leaves an unencoded value unchanged, so
  * both "acct:louise@example.org" and Fedify's "acct%3Alouise%40example.org"
  * work. Surrounding whitespace is stripped. Accepted forms:
- * - "acct:<account>" (scheme in any case): the account must have exactly one
- *   "@", non-empty parts, no "/", whitespace or control characters;
+ * - "acct:<account>" (scheme in any case);
  * - one of our actor URLs: the account in it.
+ * Either way the account must have exactly one "@", non-empty parts, no "/",
+ * whitespace or control characters.
  * The reference only handles "acct:" and does not check the account. It does
  * not check that the account's domain is ours either: callers decide.
  * *account is the caller's to free (NULL on error). Returns 0, LV_ERR_INVAL,

@@ -251,7 +251,7 @@ static char *attr_name(const GumboAttribute *a)
         return NULL;
     const char *uri = a->attr_namespace == GUMBO_ATTR_NAMESPACE_XLINK ? NS_XLINK
                       : a->attr_namespace == GUMBO_ATTR_NAMESPACE_XML ? LV_NS_XML
-                                                                       : NS_XMLNS;
+                                                                      : NS_XMLNS;
     char *r = strcmp(uri, LV_NS_XML) == 0 ? lv_xasprintf("xml:%s", local)
                                           : lv_xasprintf("{%s}%s", uri, local);
     free(local);
@@ -563,16 +563,23 @@ static size_t match_handle(const char *s, size_t len, const char *handle)
     return handle_ends(s, len, n + 1) ? n + 1 : 0;
 }
 
+/* Actor ids come from remote documents: only http(s) ones become links. */
+static bool actor_url(const char *href)
+{
+    return href && ((strncasecmp(href, "https://", 8) == 0 && href[8]) ||
+                    (strncasecmp(href, "http://", 7) == 0 && href[7]));
+}
+
 /* The mention written at s (which starts with '@'), longest match first;
  * its length in *mlen. */
-static const struct lv_ap_mention *find_mention(const struct html_out *h, const char *s,
-                                                size_t len, size_t *mlen)
+static const struct lv_ap_mention *find_mention(const struct html_out *h, const char *s, size_t len,
+                                                size_t *mlen)
 {
     const struct lv_ap_mention *best = NULL;
     *mlen = 0;
     for (size_t i = 0; i < h->nmentions; i++) {
         const struct lv_ap_mention *m = &h->mentions[i];
-        if (!m->href || !*m->href)
+        if (!actor_url(m->href))
             continue;
         size_t a = match_handle(s, len, skip_at(m->name));
         size_t b = match_handle(s, len, skip_at(m->alias));
@@ -691,8 +698,8 @@ static void put_linked(struct html_out *h, const char *s, size_t len)
 /* ---- XHTML to HTML5 ---- */
 
 static const char *const void_elems[] = {
-    "area", "base", "br",    "col",   "embed",  "hr",    "img",   "input",
-    "link", "meta", "param", "source", "track", "wbr",   "keygen",
+    "area", "base", "br",    "col",    "embed", "hr",  "img",    "input",
+    "link", "meta", "param", "source", "track", "wbr", "keygen",
 };
 
 static bool in_list(const char *const *list, size_t n, const char *s)
@@ -710,8 +717,7 @@ static bool is_void(const struct lv_xml *x)
 
 static bool blocks_links(const struct lv_xml *x)
 {
-    return strcmp(x->name, "a") == 0 || strcmp(x->name, "pre") == 0 ||
-           strcmp(x->name, "code") == 0;
+    return strcmp(x->name, "a") == 0 || strcmp(x->name, "pre") == 0 || strcmp(x->name, "code") == 0;
 }
 
 static void put_attrs(struct html_out *h, const struct lv_xml *x)

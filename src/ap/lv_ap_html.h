@@ -32,9 +32,10 @@ struct lv_ap_html_limits {
 #define LV_AP_HTML_MAX_DEPTH 64
 #define LV_AP_HTML_MAX_NODES 50000
 #define LV_AP_HTML_LIMITS_DEFAULT                                                                  \
-    {.max_bytes = LV_AP_HTML_MAX_BYTES,                                                            \
-     .max_depth = LV_AP_HTML_MAX_DEPTH,                                                            \
-     .max_nodes = LV_AP_HTML_MAX_NODES}
+    {                                                                                              \
+        .max_bytes = LV_AP_HTML_MAX_BYTES, .max_depth = LV_AP_HTML_MAX_DEPTH,                      \
+        .max_nodes = LV_AP_HTML_MAX_NODES                                                          \
+    }
 
 /* Converts a peer's HTML (html[0..len), any bytes: invalid UTF-8 becomes
  * U+FFFD, characters XML cannot carry are dropped) to a sanitised XHTML
@@ -74,7 +75,8 @@ int lv_ap_html_to_text(const char *html, size_t len, const struct lv_ap_html_lim
 /* An ActivityPub account mentioned in a post. All strings are borrowed for
  * the duration of the call. */
 struct lv_ap_mention {
-    const char *href;  /* actor URL: the link target */
+    const char *href;  /* actor URL: the link target; a mention whose href is
+                        * not http(s) is left as text */
     const char *name;  /* "@user@host" (the leading '@' is optional): matched
                         * in the text, and its user part is the link text */
     const char *alias; /* NULL, or another handle matched after an '@' in the

@@ -90,6 +90,15 @@ static void trim(const char **p, size_t *len)
         (*len)--;
 }
 
+/* A token (RFC 9110): header names, methods. */
+static bool field_name_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar(s[i]))
+            return false;
+    return len > 0;
+}
+
 /* Parses 1..INT_DIGITS_MAX decimal digits. */
 static bool parse_uint(const char *s, size_t len, int64_t *out)
 {
@@ -456,8 +465,7 @@ static int sf_dict_find(struct sf *s, const char *want, struct sf_member *found)
             if (lens[i] == m.key_len && memcmp(keys[i], m.key, m.key_len) == 0)
                 return MALFORMED(s->err, "%s: duplicate member", s->field);
         if (n == LV_HTTPSIG_LABELS_MAX)
-            return OVER_LIMIT(s->err, "%s: more than %d members", s->field,
-                              LV_HTTPSIG_LABELS_MAX);
+            return OVER_LIMIT(s->err, "%s: more than %d members", s->field, LV_HTTPSIG_LABELS_MAX);
         keys[n] = m.key;
         lens[n++] = m.key_len;
         if (!found->key && (!want || seq(m.key, m.key_len, want)))
@@ -524,12 +532,10 @@ static int digest_element(const char *e, size_t len, const void *body, size_t bo
             return MALFORMED(err, "Digest: bad algorithm name");
     if (ieq(e, alg_len, "sha-256")) {
         *have256 = true;
-        return digest_compare("Digest", "sha-256", eq + 1, len - alg_len - 1, body, body_len,
-                              err);
+        return digest_compare("Digest", "sha-256", eq + 1, len - alg_len - 1, body, body_len, err);
     }
     if (ieq(e, alg_len, "sha-512"))
-        return digest_compare("Digest", "sha-512", eq + 1, len - alg_len - 1, body, body_len,
-                              err);
+        return digest_compare("Digest", "sha-512", eq + 1, len - alg_len - 1, body, body_len, err);
     return 0; /* another algorithm: neither trusted nor refused */
 }
 
@@ -701,8 +707,8 @@ static bool parse_imf(const char *s, struct http_date *t)
 {
     unsigned y;
     t->wday = name_index(s, 3, wday_short, 7);
-    if (t->wday < 0 || memcmp(s + 3, ", ", 2) != 0 || s[7] != ' ' || s[11] != ' ' ||
-        s[16] != ' ' || memcmp(s + 25, " GMT", 4) != 0)
+    if (t->wday < 0 || memcmp(s + 3, ", ", 2) != 0 || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' ||
+        memcmp(s + 25, " GMT", 4) != 0)
         return false;
     t->year = fixed_digits(s + 12, 4, &y) ? (int64_t)y : -1;
     return fixed_digits(s + 5, 2, &t->day) && parse_month(s + 8, t) && t->year >= 0 &&
@@ -792,8 +798,8 @@ static int check_rsa_bits(EVP_PKEY *key, struct lv_error *err)
 {
     int bits = EVP_PKEY_get_bits(key);
     if (bits < LV_HTTPSIG_RSA_BITS_MIN || bits > LV_HTTPSIG_RSA_BITS_MAX)
-        return lv_error_set_cond(err, LV_ERR_PERM, "key", "RSA key of %d bits (need %d..%d)",
-                                 bits, LV_HTTPSIG_RSA_BITS_MIN, LV_HTTPSIG_RSA_BITS_MAX);
+        return lv_error_set_cond(err, LV_ERR_PERM, "key", "RSA key of %d bits (need %d..%d)", bits,
+                                 LV_HTTPSIG_RSA_BITS_MIN, LV_HTTPSIG_RSA_BITS_MAX);
     return 0;
 }
 
@@ -882,14 +888,16 @@ int lv_httpsig_load_public(const char *pem, size_t len, EVP_PKEY **out, struct l
     key = read_pem(pem, len, PEM_read_bio_PUBKEY);
     if (!key)
         return MALFORMED(err, "not an SPKI public key PEM");
-    if (EVP_PKEY_is_a(key, "RSA"))
-        rc = check_rsa_bits(key, err) ? LV_ERR_INVAL : 0;
-    else if (!EVP_PKEY_is_a(key, "ED25519"))
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        int bits = EVP_PKEY_get_bits(key);
+        if (bits < LV_HTTPSIG_RSA_BITS_MIN || bits > LV_HTTPSIG_RSA_BITS_MAX)
+            rc = lv_error_set_cond(err, LV_ERR_INVAL, "key", "RSA key of %d bits (need %d..%d)",
+                                   bits, LV_HTTPSIG_RSA_BITS_MIN, LV_HTTPSIG_RSA_BITS_MAX);
+    } else if (!EVP_PKEY_is_a(key, "ED25519")) {
         rc = lv_error_set_cond(err, LV_ERR_INVAL, "key", "unsupported public key type %s",
                                EVP_PKEY_get0_type_name(key));
+    }
     if (rc != 0) {
-        if (err)
-            err->code = rc;
         EVP_PKEY_free(key);
         return rc;
     }
@@ -900,26 +908,45 @@ int lv_httpsig_load_public(const char *pem, size_t len, EVP_PKEY **out, struct l
 /* ------------------------------------------------------------------ */
 /* Signing (draft-cavage, rsa-sha256).                                 */
 
+/* A value as it will be sent and as the peer will read it back: not
+ * empty, no control character, no surrounding whitespace (HTTP drops it,
+ * so a signature over it would not verify). */
 static bool header_safe(const char *s)
 {
-    return s && !strpbrk(s, "\r\n");
+    size_t len = s ? strlen(s) : 0;
+    if (len == 0 || is_ows(s[0]) || is_ows(s[len - 1]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/* Path and query as in a request line: visible ASCII, no space. */
+static bool target_ok(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)t[i] <= 0x20 || (unsigned char)t[i] >= 0x7f)
+            return false;
+    return len > 0;
 }
 
 static int sign_check(const struct lv_httpsig_out *req, const char *key_id, EVP_PKEY *key,
                       struct lv_error *err)
 {
-    if (!req->method || !*req->method || !req->target || !*req->target)
-        return lv_error_set(err, LV_ERR_INVAL, "method and target are required");
-    for (const char *p = req->method; *p; p++)
-        if (!is_tchar(*p))
-            return lv_error_set(err, LV_ERR_INVAL, "bad method");
-    if (!header_safe(req->target) || !header_safe(req->host) || !header_safe(req->date) ||
+    if (!req->method || !field_name_ok(req->method, strlen(req->method)))
+        return lv_error_set(err, LV_ERR_INVAL, "bad method");
+    if (!req->target || !target_ok(req->target, strlen(req->target)))
+        return lv_error_set(err, LV_ERR_INVAL, "bad target");
+    if (!header_safe(req->host) || !header_safe(req->date) ||
         (req->digest && !header_safe(req->digest)) ||
         (req->content_type && !header_safe(req->content_type)))
-        return lv_error_set(err, LV_ERR_INVAL, "a header value is missing or holds CR/LF");
+        return lv_error_set(
+            err, LV_ERR_INVAL,
+            "a header value is missing, empty, padded or holds a control character");
     if (!req->digest && ieq(req->method, strlen(req->method), "post"))
         return lv_error_set(err, LV_ERR_INVAL, "a POST must be signed with its digest");
-    if (!key_id || !*key_id || strpbrk(key_id, "\"\\\r\n"))
+    if (!header_safe(key_id) || strpbrk(key_id, "\"\\"))
         return lv_error_set(err, LV_ERR_INVAL, "bad key id");
     if (!key || !EVP_PKEY_is_a(key, "RSA") || check_rsa_bits(key, NULL) != 0)
         return lv_error_set(err, LV_ERR_INVAL, "signing needs an RSA key of %d..%d bits",
@@ -964,8 +991,8 @@ static unsigned char *rsa_sign(EVP_PKEY *key, const struct lv_buf *str, size_t *
     return sig;
 }
 
-int lv_httpsig_sign(const struct lv_httpsig_out *req, const char *key_id, EVP_PKEY *key,
-                    char **out, struct lv_error *err)
+int lv_httpsig_sign(const struct lv_httpsig_out *req, const char *key_id, EVP_PKEY *key, char **out,
+                    struct lv_error *err)
 {
     struct lv_buf str = LV_BUF_INIT, list = LV_BUF_INIT;
     unsigned char *sig;
@@ -1075,15 +1102,9 @@ static int fetch(struct ctx *c, const char *name, const char *display, struct lv
 
 static bool request_line_ok(const struct lv_httpsig_request *req)
 {
-    if (!req->method || !req->method_len || !req->target || !req->target_len)
-        return false;
-    for (size_t i = 0; i < req->method_len; i++)
-        if (!is_tchar(req->method[i]))
-            return false;
-    for (size_t i = 0; i < req->target_len; i++)
-        if ((unsigned char)req->target[i] <= 0x20 || (unsigned char)req->target[i] >= 0x7f)
-            return false;
-    return true;
+    return req->method && field_name_ok(req->method, req->method_len) && req->target &&
+           target_ok(req->target, req->target_len) &&
+           (!req->authority || target_ok(req->authority, req->authority_len));
 }
 
 static int hexval(char c)
@@ -1151,6 +1172,7 @@ static int cavage_quoted(struct sf *s, struct lv_buf *out)
 static int cavage_value(struct sf *s, struct lv_buf *out)
 {
     const char *start = s->p;
+    lv_buf_add(out, "", 0); /* data is a string even for "" */
     if (sf_at(s, '"'))
         return cavage_quoted(s, out);
     while (s->p < s->end && is_tchar(*s->p))
@@ -1274,14 +1296,6 @@ static int cavage_time(struct ctx *c, const struct lv_buf *v, const char *name, 
     return 0;
 }
 
-static bool field_name_ok(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (!is_tchar(s[i]))
-            return false;
-    return len > 0;
-}
-
 /* headers="..." -> covered list (lower case, order kept). */
 static int cavage_headers(struct ctx *c, struct cavage *cv)
 {
@@ -1368,7 +1382,8 @@ static int cavage_fields(struct ctx *c, struct cavage *cv)
     if ((rc = cavage_alg(c, cv)) != 0 ||
         (rc = decode_signature(c, cv->v[P_SIGNATURE].data, cv->v[P_SIGNATURE].len)) != 0)
         return rc;
-    if (cv->have[P_KEYID] && (rc = set_key_id(c, cv->v[P_KEYID].data, cv->v[P_KEYID].len)) != 0)
+    if (cv->have[P_KEYID] && cv->v[P_KEYID].len &&
+        (rc = set_key_id(c, cv->v[P_KEYID].data, cv->v[P_KEYID].len)) != 0)
         return rc;
     if (cv->have[P_CREATED] &&
         (rc = cavage_time(c, &cv->v[P_CREATED], "created", &o->created)) != 0)
@@ -1380,7 +1395,14 @@ static int cavage_fields(struct ctx *c, struct cavage *cv)
         lv_buf_add(&c->created, cv->v[P_CREATED].data, cv->v[P_CREATED].len);
     if (cv->have[P_EXPIRES])
         lv_buf_add(&c->expires, cv->v[P_EXPIRES].data, cv->v[P_EXPIRES].len);
-    return cavage_headers(c, cv);
+    if ((rc = cavage_headers(c, cv)) != 0)
+        return rc;
+    /* created / expires mean something only when signed. */
+    if (!covers(c, "(created)"))
+        o->created = -1;
+    if (!covers(c, "(expires)"))
+        o->expires = -1;
+    return 0;
 }
 
 /* The draft forbids (created) and (expires) with the rsa-* algorithms:
@@ -1432,9 +1454,8 @@ static int parse_cavage(struct ctx *c, const char *value, size_t len)
 /* ------------------------------------------------------------------ */
 /* RFC 9421.                                                           */
 
-static const char *const derived[] = {"@method", "@target-uri", "@authority",
-                                      "@scheme", "@request-target", "@path",
-                                      "@query"};
+static const char *const derived[] = {"@method",         "@target-uri", "@authority", "@scheme",
+                                      "@request-target", "@path",       "@query"};
 
 static bool component_ok(const char *s, size_t len)
 {
@@ -1464,9 +1485,9 @@ static int add_authority(struct ctx *c, struct lv_buf *b)
         lv_buf_add(&host, req->authority, req->authority_len);
     else
         n = fetch(c, "host", "Host", &host, 1024);
-    if (n == 0 || (n > 0 && host.len == 0)) {
+    if (n == 0 || n > 1 || (n > 0 && host.len == 0)) {
         lv_buf_release(&host);
-        return MALFORMED(c->err, "no Host header for @authority");
+        return MALFORMED(c->err, "@authority needs exactly one non-empty Host");
     }
     len = host.len;
     if (len > strlen(dflt) && strcmp(host.data + len - strlen(dflt), dflt) == 0)
@@ -1482,6 +1503,9 @@ static int derived_value(struct ctx *c, const char *name, const char *t, size_t 
 {
     const char *q = memchr(t, '?', tlen);
     size_t plen = q ? (size_t)(q - t) : tlen;
+    if (t[0] != '/' && strcmp(name, "@method") != 0 && strcmp(name, "@scheme") != 0 &&
+        strcmp(name, "@authority") != 0 && strcmp(name, "@request-target") != 0)
+        return MALFORMED(c->err, "%s needs an origin-form request target", name);
     if (strcmp(name, "@method") == 0)
         lv_buf_add(b, c->req->method, c->req->method_len);
     else if (strcmp(name, "@scheme") == 0)
@@ -1608,7 +1632,7 @@ static int rfc9421_param(struct ctx *c, const struct sf_param *p)
         if (p->v.type != SF_STRING)
             return MALFORMED(c->err, "Signature-Input: keyid is not a string");
         id = sf_unescape(&p->v, &len);
-        rc = set_key_id(c, id, len);
+        rc = len ? set_key_id(c, id, len) : 0;
         free(id);
         return rc;
     } else if (seq(p->key, p->key_len, "alg")) {
@@ -1666,7 +1690,8 @@ static int parse_rfc9421(struct ctx *c, const char *label)
     if ((rc = sf_dict_find(&s, label, &m)) != 0)
         return rc;
     if (!m.key)
-        return MALFORMED(c->err, "Signature-Input has no such label");
+        return MALFORMED(c->err,
+                         label ? "Signature-Input has no such label" : "Signature-Input is empty");
     c->out->label = lv_xstrndup(m.key, m.key_len);
     if ((rc = rfc9421_components(c, &m)) != 0 || (rc = rfc9421_signature(c)) != 0)
         return rc;
@@ -1848,15 +1873,15 @@ static int check_times(struct ctx *c, int64_t now, int64_t window)
         int64_t age = sub_sat(now, o->date);
         if (age > window || age < -window)
             return REFUSE(c->err, "date", "Date is %lld s in the %s (window %lld s)",
-                          (long long)(age < 0 ? sub_sat(0, age) : age),
-                          age < 0 ? "future" : "past", (long long)window);
+                          (long long)(age < 0 ? sub_sat(0, age) : age), age < 0 ? "future" : "past",
+                          (long long)window);
     }
     if (o->created != -1) {
         int64_t age = sub_sat(now, o->created);
         if (age > window || age < -window)
             return REFUSE(c->err, "date", "created is %lld s in the %s (window %lld s)",
-                          (long long)(age < 0 ? sub_sat(0, age) : age),
-                          age < 0 ? "future" : "past", (long long)window);
+                          (long long)(age < 0 ? sub_sat(0, age) : age), age < 0 ? "future" : "past",
+                          (long long)window);
     }
     if (o->expires != -1 && o->expires < now)
         return REFUSE(c->err, "expired", "the signature expired %lld s ago",
@@ -1926,7 +1951,7 @@ static int pick_alg(const struct lv_httpsig_sig *sig, EVP_PKEY *key, enum lv_htt
     if (*alg == LV_HTTPSIG_ALG_FROM_KEY)
         *alg = ed ? LV_HTTPSIG_ALG_ED25519 : LV_HTTPSIG_ALG_RSA_V1_5_SHA256;
     if (*alg == LV_HTTPSIG_ALG_ED25519 ? !ed : !rsa)
-        return REFUSE(err, "key", "a %s key cannot verify %s", EVP_PKEY_get0_type_name(key),
+        return REFUSE(err, "key", "key type %s cannot verify %s", EVP_PKEY_get0_type_name(key),
                       alg_label(*alg));
     return rsa ? check_rsa_bits(key, err) : 0;
 }
@@ -1937,7 +1962,7 @@ static bool verify_one(EVP_PKEY *key, enum lv_httpsig_alg alg, const struct lv_b
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    const char *md = alg == LV_HTTPSIG_ALG_ED25519        ? NULL
+    const char *md = alg == LV_HTTPSIG_ALG_ED25519          ? NULL
                      : alg == LV_HTTPSIG_ALG_RSA_PSS_SHA512 ? "SHA512"
                                                             : "SHA256";
     bool ok = ctx && EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, key, NULL) == 1;
@@ -1946,8 +1971,7 @@ static bool verify_one(EVP_PKEY *key, enum lv_httpsig_alg alg, const struct lv_b
              EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA512", NULL) == 1 &&
              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 64) == 1;
     if (ok)
-        ok = EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)base->data, base->len) ==
-             1;
+        ok = EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)base->data, base->len) == 1;
     EVP_MD_CTX_free(ctx);
     ERR_clear_error();
     return ok;

@@ -21,8 +21,11 @@
  * Errors (int functions return 0 or one of these; err, when non-NULL, gets a
  * message and a short condition name in err->cond):
  *   LV_ERR_NOT_FOUND  "unsigned"   the request carries no signature at all;
- *   LV_ERR_INVAL      "malformed"  syntax, base64, unknown algorithm, a
- *                                  covered header that is absent, bad date;
+ *   LV_ERR_INVAL      "malformed"  syntax, base64, a missing keyId or
+ *                                  signature, a covered header that is
+ *                                  absent, an unparseable Date;
+ *                     "algorithm"  an unknown or unsupported algorithm;
+ *                     "key"        (loading) unsupported key type or size;
  *   LV_ERR_LIMIT      "limit"      a size or count limit was exceeded;
  *   LV_ERR_PERM       "coverage"   a required component is not signed;
  *                     "digest"     Digest / Content-Digest does not match;
@@ -128,8 +131,9 @@ char *lv_httpsig_public_pem(EVP_PKEY *key);
 /* ---- Signing outgoing requests (draft-cavage) ---- */
 
 /* The header values of an outgoing request, exactly as they will be sent.
- * All are NUL-terminated strings owned by the caller; none may contain CR,
- * LF or NUL. */
+ * All are NUL-terminated strings owned by the caller, not empty, without
+ * control characters or surrounding whitespace; the target is visible
+ * ASCII without spaces (already percent-encoded). */
 struct lv_httpsig_out {
     const char *method;       /* "POST", "GET" (any case; signed in lower case) */
     const char *target;       /* path and query, as in the request line */
@@ -147,8 +151,8 @@ struct lv_httpsig_out {
  *   keyId="…",algorithm="rsa-sha256",headers="(request-target) host date digest",signature="…"
  * Returns 0, LV_ERR_INVAL (a missing or bad value, a POST without digest,
  * a key that is not RSA or too small) or LV_ERR_INTERNAL. */
-int lv_httpsig_sign(const struct lv_httpsig_out *req, const char *key_id, EVP_PKEY *key,
-                    char **out, struct lv_error *err);
+int lv_httpsig_sign(const struct lv_httpsig_out *req, const char *key_id, EVP_PKEY *key, char **out,
+                    struct lv_error *err);
 
 /* ---- Verifying incoming requests ---- */
 
@@ -171,7 +175,7 @@ struct lv_httpsig_request {
     size_t target_len;
     /* The scheme and authority the client addressed, for RFC 9421
      * "@target-uri", "@authority" and "@scheme" and cavage "host". scheme
-     * NULL means "https" (we run behind a TLS-terminating proxy);
+     * (lower case) NULL means "https" (we run behind a TLS-terminating proxy);
      * authority NULL means the Host header. Only a trusted proxy's
      * X-Forwarded-Host / Forwarded may be passed as authority. */
     const char *scheme;

@@ -3,6 +3,7 @@
 #include "core/lv_log.h"
 #include "core/lv_mem.h"
 #include "lv_profile.h"
+#include "cache/lv_cache.h"
 #include "pubsub/lv_pubsub.h"
 #include "xmpp/lv_disco.h"
 #include "xmpp/lv_xmpp.h"
@@ -102,6 +103,14 @@ static void discover_pubsub(struct lv_session *s)
     lv_disco_query_items(s->x, lv_xmpp_server(s->x), NULL, on_server_items, s);
 }
 
+const char *lv_backend_profile_of(struct lv_backend *b, struct lv_xmpp *x)
+{
+    for (struct lv_session *s = b->sessions; s; s = s->next)
+        if (s->x == x)
+            return s->profile;
+    return NULL;
+}
+
 const char *lv_backend_pubsub_service(struct lv_backend *b, struct lv_xmpp *x)
 {
     for (struct lv_session *s = b->sessions; s; s = s->next)
@@ -115,6 +124,7 @@ const char *lv_backend_pubsub_service(struct lv_backend *b, struct lv_xmpp *x)
 static void on_ps_event(struct lv_xmpp *x, const struct lv_ps_event *ev, void *ud)
 {
     struct lv_session *s = ud;
+    lv_cache_on_event(s->b->cache, s->profile, ev);
     if (!s->b->bridge)
         return;
     static const char *const kinds[] = {"items", "retract", "purge", "delete", "config"};
@@ -135,6 +145,10 @@ static void on_state(struct lv_xmpp *x, enum lv_xmpp_state state, const struct l
     struct lv_session *s = ud;
     if (state == LV_XMPP_ONLINE && !s->component)
         discover_pubsub(s);
+    if (state == LV_XMPP_ONLINE && !s->component)
+        lv_cache_profile_online(s->b->cache, s->profile, x);
+    else if (state != LV_XMPP_CONNECTING)
+        lv_cache_profile_offline(s->b->cache, s->profile);
     if (s->b->bridge)
         lv_bridge_notify(s->b->bridge, "connectionChanged", session_json(s));
 }
@@ -594,6 +608,14 @@ int lv_backend_init(struct lv_backend *b, uv_loop_t *loop, struct lv_config *cfg
     lv_bridge_add_methods(b->bridge, methods, LV_ARRAY_LEN(methods), b);
     lv_bridge_ps_register(b);
     lv_bridge_mb_register(b);
+    lv_bridge_cache_register(b);
+    struct lv_cache_config cc = {
+        strcmp(lv_config_str(cfg, "DEFAULT", "pubsub_cache_strategy"), "no_cache") != 0,
+        (unsigned)lv_config_int(cfg, "cache", "sync_max_items"),
+        (unsigned)lv_config_int(cfg, "cache", "page_size"),
+        (unsigned)lv_config_int(cfg, "cache", "retry_delay"),
+    };
+    b->cache = lv_cache_new(loop, b->store, &cc);
     uv_signal_init(loop, &b->sigterm);
     uv_signal_init(loop, &b->sigint);
     b->sigterm.data = b->sigint.data = b;
@@ -617,6 +639,8 @@ void lv_backend_shutdown(struct lv_backend *b)
         b->sessions = s->next;
         session_free(s);
     }
+    lv_cache_free(b->cache);
+    b->cache = NULL;
     lv_bridge_free(b->bridge);
     b->bridge = NULL;
     uv_close((uv_handle_t *)&b->sigterm, NULL);

@@ -11,6 +11,7 @@
 #include "store/lv_store.h"
 
 struct lv_session;
+struct lv_cache;
 
 struct lv_backend {
     uv_loop_t *loop;
@@ -18,6 +19,7 @@ struct lv_backend {
     struct lv_store *store;
     struct lv_bridge *bridge;
     struct lv_session *sessions;
+    struct lv_cache *cache;
     uv_signal_t sigterm, sigint;
     bool stopping;
 };
@@ -52,5 +54,9 @@ const char *lv_backend_pubsub_service(struct lv_backend *b, struct lv_xmpp *x);
 /* Method tables of the other bridge modules (lv_bridge_ps.c, lv_bridge_mb.c). */
 void lv_bridge_ps_register(struct lv_backend *b);
 void lv_bridge_mb_register(struct lv_backend *b);
+void lv_bridge_cache_register(struct lv_backend *b);
+
+/* The profile name of a stream (borrowed), or NULL. */
+const char *lv_backend_profile_of(struct lv_backend *b, struct lv_xmpp *x);
 
 #endif

@@ -180,8 +180,10 @@ static void m_items_get(struct lv_bridge_call *call, json_t *params, void *ud)
     struct lv_rsm_req rsm;
     bool has_rsm = lv_bu_rsm(params, &rsm);
     long max_items = (long)json_integer_value(json_object_get(params, "max_items"));
-    lv_pubsub_get_items(x, t.service, t.node, ids, n, max_items, has_rsm ? &rsm : NULL, reply_items,
-                        call);
+    if (!lv_bu_cache_read(ud, call, params, x, t.service, t.node, ids, n, max_items,
+                          has_rsm ? &rsm : NULL, false))
+        lv_pubsub_get_items(x, t.service, t.node, ids, n, max_items, has_rsm ? &rsm : NULL,
+                            reply_items, call);
     free(ids);
     lv_bu_target_release(&t);
 }

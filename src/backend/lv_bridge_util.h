@@ -39,4 +39,15 @@ const char **lv_bu_ids(json_t *params, size_t *n);
 json_t *lv_bu_items_json(const struct lv_ps_items *items);
 json_t *lv_bu_rsm_json(const struct lv_rsm_res *rsm);
 
+struct lv_backend;
+/* Answers a read from the pubsub cache when it can: use_cache is not false
+ * in params, and the node (service NULL = the profile's own PEP) is fully
+ * cached. posts: answer XEP-0277 post data (mbGet) instead of items. Returns
+ * true when the call was answered; false means "go to the network" (a
+ * background sync may have started). */
+bool lv_bu_cache_read(struct lv_backend *b, struct lv_bridge_call *call, json_t *params,
+                      struct lv_xmpp *x, const char *service, const char *node,
+                      const char *const *ids, size_t n_ids, long max_items,
+                      const struct lv_rsm_req *rsm, bool posts);
+
 #endif

@@ -182,10 +182,44 @@ static void print_keys(json_t *post, const char *const *keys, size_t n)
     }
 }
 
+/* --tag: the cache knows the tags of every post it holds; the node is synced
+ * first if needed, so the search sees all of it. */
+static int tagged_posts(struct lv_cli *cli, json_t **items)
+{
+    json_t *target = blog_params(cli), *synced = NULL;
+    int rc = lv_cli_call(cli, "psCacheSync", json_deep_copy(target), &synced);
+    json_t *node = json_object_get(target, "node");
+    json_t *q = json_pack("{s:[O], s:[{s:[s], s:s, s:o}], s:[{s:s, s:s}], s:I}", "nodes", node,
+                          "parsed", "path", "tags", "op", "ioverlap", "value",
+                          json_array(), "order_by", "order", "published", "direction", "asc",
+                          "limit", (json_int_t)lv_cli_int(cli, "max-items", 1000) > 0
+                                       ? (json_int_t)lv_cli_int(cli, "max-items", 1000)
+                                       : 1000);
+    const char *const *tags;
+    size_t n = lv_cli_values(cli, "tag", &tags);
+    json_t *vals = json_object_get(json_array_get(json_object_get(q, "parsed"), 0), "value");
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(vals, json_string(tags[i]));
+    /* The synced node names the real service (our own JID for our blog). */
+    if (json_object_get(synced, "service"))
+        json_object_set_new(q, "services", json_pack("[O]", json_object_get(synced, "service")));
+    json_decref(synced);
+    if (lv_cli_str(cli, "profile"))
+        json_object_set_new(q, "profiles", json_pack("[s]", lv_cli_str(cli, "profile")));
+    json_decref(target);
+    if (rc == 0)
+        rc = lv_cli_call(cli, "psCacheSearch", json_pack("{s:o}", "query", q), items);
+    else
+        json_decref(q);
+    return rc;
+}
+
 static int run_get(struct lv_cli *cli)
 {
-    json_t *items, *rsm;
-    int rc = lv_cli_ps_fetch(cli, "mbGet", blog_params(cli), &items, &rsm);
+    json_t *items, *rsm = NULL;
+    int rc = lv_cli_given(cli, "tag") ? tagged_posts(cli, &items)
+                                      : lv_cli_ps_fetch(cli, "mbGet", blog_params(cli), &items,
+                                                        &rsm);
     if (rc != 0)
         return rc;
     const char *const *keys;
@@ -451,6 +485,8 @@ static const struct lv_cli_opt edit_opts[] = {
 };
 static const struct lv_cli_opt get_opts[] = {
     {"key", 'k', LV_ARG_MULTI, "KEY", "post data key to show (repeatable)"},
+    {"tag", 0, LV_ARG_MULTI, "TAG",
+     "only posts with this tag (any of them if repeated; case ignored), from the cache"},
     LV_CLI_OPT_END,
 };
 static const struct lv_cli_opt force_opts[] = {

@@ -248,11 +248,14 @@ static int take_values(struct lv_cli *cli, const struct lv_cli_opt *o, const cha
         }
         return 0;
     case LV_ARG_PAIR:
-        if (i + 2 >= argc)
-            return lv_cli_fail(-1, "option --%s needs two values (%s)", o->name, o->metavar);
-        push(v, argv[i + 1]);
-        push(v, argv[i + 2]);
-        return 2;
+    case LV_ARG_TRIPLE: {
+        int k = o->kind == LV_ARG_PAIR ? 2 : 3;
+        if (i + k >= argc)
+            return lv_cli_fail(-1, "option --%s needs %d values (%s)", o->name, k, o->metavar);
+        for (int j = 1; j <= k; j++)
+            push(v, argv[i + j]);
+        return k;
+    }
     default:
         break;
     }

@@ -42,6 +42,7 @@ enum lv_cli_opt_kind {
     LV_ARG_VALUE,  /* one value; the last one given wins */
     LV_ARG_MULTI,  /* one value each time; all are kept */
     LV_ARG_PAIR,   /* two values each time (-f KEY VALUE); all are kept */
+    LV_ARG_TRIPLE, /* three values each time (-F PATH OP VALUE); all are kept */
     LV_ARG_OPTVAL, /* optional value (-A [true|false]) */
     LV_ARG_INT,    /* one integer value */
 };

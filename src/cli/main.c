@@ -7,5 +7,6 @@ int main(int argc, char **argv)
     lv_cli_cmds_profile();
     lv_cli_cmds_pubsub();
     lv_cli_cmds_blog();
+    lv_cli_cmds_cache();
     return lv_cli_main(argc, argv);
 }

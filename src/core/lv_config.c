@@ -30,6 +30,15 @@ static const struct lv_opt options[] = {
     {"DEFAULT", "xmpp_domain", LV_OPT_STRING, "", 0, 0, NULL,
      "The XMPP domain this installation serves; used by components to find their server "
      "(reference key)."},
+    {"DEFAULT", "pubsub_cache_strategy", LV_OPT_ENUM, "cache", 0, 0, "cache|no_cache",
+     "`no_cache` turns the pubsub cache off: every read goes to the pubsub service "
+     "(reference key)."},
+    {"cache", "sync_max_items", LV_OPT_INT, "5000", 1, 1000000, NULL,
+     "Most items of one node that the cache fetches when it syncs the node."},
+    {"cache", "page_size", LV_OPT_INT, "100", 1, 1000, NULL,
+     "Items asked per request (RSM page) while syncing."},
+    {"cache", "retry_delay", LV_OPT_INT, "300", 1, 604800, NULL,
+     "Seconds before a failed sync is tried again."},
     {"storage", "uri", LV_OPT_STRING, "sqlite:%(local_dir)s/libervia.db", 0, 0, NULL,
      "Where the backend keeps its state: `sqlite:PATH` (the default) or a PostgreSQL "
      "connection URI."},

@@ -13,5 +13,7 @@ struct lv_migration {
 
 extern const struct lv_migration lv_sqlite_migrations[];
 extern const size_t lv_sqlite_migrations_count;
+extern const struct lv_migration lv_postgres_migrations[];
+extern const size_t lv_postgres_migrations_count;
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "core/lv_mem.h"
 #include "store/lv_store_backend.h"
+#include "store/postgres/lv_store_postgres.h"
 
 /* How a URI prefix maps to a backend. A NULL backend is a scheme we know but
  * were built without; missing says why. */
@@ -17,8 +18,8 @@ struct scheme {
 
 static const struct scheme schemes[] = {
     {"sqlite:", &lv_store_sqlite_backend, true, NULL},
-    {"postgresql://", NULL, false, "PostgreSQL backend not built yet"},
-    {"postgres://", NULL, false, "PostgreSQL backend not built yet"},
+    {"postgresql://", &lv_store_postgres_backend, false, NULL}, /* libpq takes the whole URI */
+    {"postgres://", &lv_store_postgres_backend, false, NULL},
 };
 
 /* "name://..." with a URI scheme name: an unknown one must not be taken for

@@ -22,7 +22,10 @@ struct lv_store;
 
 /* Opens (creating if needed) the store and applies pending migrations.
  * uri: "sqlite:/path/to/file.db", or a plain path (SQLite). ":memory:" is an
- * in-memory SQLite database (tests). */
+ * in-memory SQLite database (tests). "postgresql://user@host:port/db?..."
+ * (or "postgres://") is a PostgreSQL database, given whole to libpq; the
+ * database must exist. An unreachable server is LV_ERR_IO, "cannot connect
+ * to PostgreSQL at ...: <why>"; no message ever holds the URI's password. */
 int lv_store_open(const char *uri, struct lv_store **out, struct lv_error *err);
 /* Closes the store. NULL is a no-op. */
 void lv_store_close(struct lv_store *st);

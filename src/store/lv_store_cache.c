@@ -223,8 +223,7 @@ static int check_purge(const struct lv_store_cache_purge_filter *f, struct lv_er
 /* ---- nodes ----------------------------------------------------------------- */
 
 int lv_store_cache_node_get(struct lv_store *st, const char *profile, const char *service,
-                            const char *node, struct lv_store_cache_node *out,
-                            struct lv_error *err)
+                            const char *node, struct lv_store_cache_node *out, struct lv_error *err)
 {
     memset(out, 0, sizeof(*out));
     int rc = check_node_key(profile, service, node, err);
@@ -237,8 +236,7 @@ int lv_store_cache_node_get(struct lv_store *st, const char *profile, const char
 
 int lv_store_cache_node_ensure(struct lv_store *st, const char *profile, const char *service,
                                const char *node, const struct lv_store_cache_node_info *info,
-                               struct lv_store_cache_node *out, bool *created,
-                               struct lv_error *err)
+                               struct lv_store_cache_node *out, bool *created, struct lv_error *err)
 {
     bool dummy;
     memset(out, 0, sizeof(*out));
@@ -256,8 +254,7 @@ int lv_store_cache_node_ensure(struct lv_store *st, const char *profile, const c
 }
 
 int lv_store_cache_node_set_info(struct lv_store *st, int64_t node_id,
-                                 const struct lv_store_cache_node_info *info,
-                                 struct lv_error *err)
+                                 const struct lv_store_cache_node_info *info, struct lv_error *err)
 {
     static const struct lv_store_cache_node_info none = {0};
     int rc = check_info(info, err);
@@ -269,8 +266,8 @@ int lv_store_cache_node_set_info(struct lv_store *st, int64_t node_id,
 }
 
 int lv_store_cache_node_set_sync(struct lv_store *st, int64_t node_id,
-                                 enum lv_store_cache_sync state, const char *error,
-                                 double retry_at, struct lv_error *err)
+                                 enum lv_store_cache_sync state, const char *error, double retry_at,
+                                 struct lv_error *err)
 {
     if ((unsigned)state > LV_STORE_CACHE_SYNC_ERROR)
         return lv_error_set(err, LV_ERR_INVAL, "unknown sync state %d", (int)state);

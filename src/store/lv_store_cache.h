@@ -103,8 +103,7 @@ int lv_store_cache_node_ensure(struct lv_store *st, const char *profile, const c
 /* Replaces what analysis found (all of info's fields, NULL clearing).
  * LV_ERR_NOT_FOUND if there is no such node. */
 int lv_store_cache_node_set_info(struct lv_store *st, int64_t node_id,
-                                 const struct lv_store_cache_node_info *info,
-                                 struct lv_error *err);
+                                 const struct lv_store_cache_node_info *info, struct lv_error *err);
 
 /* Sets the sync state and stamps sync_state_updated with the current time.
  * error (may be NULL) and retry_at (0: none) are stored as given, so
@@ -112,8 +111,8 @@ int lv_store_cache_node_set_info(struct lv_store *st, int64_t node_id,
  * NONE does not delete items: purge the node for a full resync.
  * LV_ERR_NOT_FOUND if there is no such node. */
 int lv_store_cache_node_set_sync(struct lv_store *st, int64_t node_id,
-                                 enum lv_store_cache_sync state, const char *error,
-                                 double retry_at, struct lv_error *err);
+                                 enum lv_store_cache_sync state, const char *error, double retry_at,
+                                 struct lv_error *err);
 
 /* Which nodes a list, a purge or a category count looks at. NULL fields
  * match everything; set fields must match exactly. */

@@ -13,12 +13,12 @@
 #include "store/lv_store_cache.h"
 
 /* Bounds of a search query, checked by lv_store_cache_query_parse(). */
-#define LV_STORE_CACHE_PATH_MAX 16      /* segments in a path */
-#define LV_STORE_CACHE_KEY_MAX 128      /* bytes in a path segment */
-#define LV_STORE_CACHE_LIST_MAX 1000    /* values in a list */
-#define LV_STORE_CACHE_FILTERS_MAX 32   /* parsed filters */
-#define LV_STORE_CACHE_ORDERS_MAX 8     /* order_by entries */
-#define LV_STORE_CACHE_TEXT_MAX 4096    /* bytes in fts or a pattern */
+#define LV_STORE_CACHE_PATH_MAX 16    /* segments in a path */
+#define LV_STORE_CACHE_KEY_MAX 128    /* bytes in a path segment */
+#define LV_STORE_CACHE_LIST_MAX 1000  /* values in a list */
+#define LV_STORE_CACHE_FILTERS_MAX 32 /* parsed filters */
+#define LV_STORE_CACHE_ORDERS_MAX 8   /* order_by entries */
+#define LV_STORE_CACHE_TEXT_MAX 4096  /* bytes in fts or a pattern */
 
 enum lv_store_cache_op {
     LV_CQ_EQ,
@@ -103,8 +103,8 @@ struct lv_store_cache_backend {
     int (*node_get)(void *state, const char *profile, const char *service, const char *node,
                     struct lv_store_cache_node *out, struct lv_error *err);
     int (*node_ensure)(void *state, const char *profile, const char *service, const char *node,
-                       const struct lv_store_cache_node_info *info,
-                       struct lv_store_cache_node *out, bool *created, struct lv_error *err);
+                       const struct lv_store_cache_node_info *info, struct lv_store_cache_node *out,
+                       bool *created, struct lv_error *err);
     int (*node_set_info)(void *state, int64_t node_id, const struct lv_store_cache_node_info *info,
                          struct lv_error *err);
     int (*node_set_sync)(void *state, int64_t node_id, enum lv_store_cache_sync sync,

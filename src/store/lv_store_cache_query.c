@@ -65,7 +65,7 @@ static const struct opdef {
 };
 
 #define OPERATORS                                                                                  \
-    "== != > >= < <= between in not_in like ilike not_like not_ilike overlap ioverlap "           \
+    "== != > >= < <= between in not_in like ilike not_like not_ilike overlap ioverlap "            \
     "disjoint idisjoint"
 
 /* User text quoted in messages is cut: a message must stay readable. */
@@ -144,8 +144,8 @@ static int path_check(const char *where, const json_t *path, struct lv_error *er
     size_t i, n = json_array_size(path);
     const json_t *seg;
     if (!json_is_array(path) || n == 0 || n > LV_STORE_CACHE_PATH_MAX)
-        return lv_error_set(err, LV_ERR_INVAL, "%s: bad path: use an array of 1 to %d keys",
-                            where, LV_STORE_CACHE_PATH_MAX);
+        return lv_error_set(err, LV_ERR_INVAL, "%s: bad path: use an array of 1 to %d keys", where,
+                            LV_STORE_CACHE_PATH_MAX);
     json_array_foreach(path, i, seg)
     {
         if (segment_ok(seg))
@@ -247,7 +247,7 @@ static const struct {
     const char *name;
     enum lv_store_cache_key key;
 } keydefs[] = {
-    {"creation", LV_CQ_BY_CREATION}, {"modification", LV_CQ_BY_MODIFICATION},
+    {"creation", LV_CQ_BY_CREATION},   {"modification", LV_CQ_BY_MODIFICATION},
     {"published", LV_CQ_BY_PUBLISHED}, {"item_id", LV_CQ_BY_ITEM_ID},
     {"rank", LV_CQ_BY_RANK},
 };
@@ -322,8 +322,7 @@ static int parse_sorts(json_t *v, struct lv_store_cache_query *q, struct lv_erro
 
 /* ---- node filters and scalars ---------------------------------------------- */
 
-static int parse_list(const char *name, json_t *v, bool null_ok, json_t **out,
-                      struct lv_error *err)
+static int parse_list(const char *name, json_t *v, bool null_ok, json_t **out, struct lv_error *err)
 {
     size_t i, n = json_array_size(v);
     json_t *e;

@@ -337,8 +337,16 @@ static void expire_iqs(struct lv_xmpp *x)
  * someone else's forgery of our id. */
 static bool reply_from_ok(struct lv_xmpp *x, const struct pending_iq *p, const char *from)
 {
-    if (!from)
-        return !p->to;
+    if (!from) {
+        /* RFC 6120 §8.1.2.1: the server answers for our account without a
+         * 'from' (e.g. Prosody's PEP, for iqs to our own bare JID). */
+        if (!p->to)
+            return true;
+        char *own = lv_jid_bare(&x->jid);
+        bool ok = strcmp(p->to, own) == 0 || strcmp(p->to, x->server) == 0;
+        free(own);
+        return ok;
+    }
     char *norm = lv_jid_normalize(from, false);
     char *bare = lv_jid_normalize(from, true);
     char *own = lv_jid_bare(&x->jid);

@@ -124,9 +124,11 @@ static bool valid_utf8(const unsigned char *s, size_t len)
     size_t i = 0;
     while (i < len) {
         unsigned char c = s[i];
-        size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
-                                                          : c >= 0xf0 && c <= 0xf4 ? 4
-                                                                                   : 0;
+        size_t n = c < 0x80                 ? 1
+                   : c >= 0xc2 && c <= 0xdf ? 2
+                   : c >= 0xe0 && c <= 0xef ? 3
+                   : c >= 0xf0 && c <= 0xf4 ? 4
+                                            : 0;
         if (n == 0 || i + n > len)
             return false;
         for (size_t k = 1; k < n; k++)
@@ -208,8 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *h2 = to_html(x2);
 
     char *text = NULL;
-    check(lv_ap_html_to_text(s, size, &limits, &text, NULL) == 0, "text conversion succeeds",
-          NULL);
+    check(lv_ap_html_to_text(s, size, &limits, &text, NULL) == 0, "text conversion succeeds", NULL);
     free(text);
     char *h3 = lv_ap_html_from_text(s, size, mentions, LV_ARRAY_LEN(mentions));
     check_html(h3);

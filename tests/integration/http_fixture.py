@@ -103,7 +103,12 @@ class Handler(BaseHTTPRequestHandler):
             stats["hits"] += 1
         for prefix, fn in ROUTES:
             if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
-                return fn(self, path, body)
+                try:
+                    return fn(self, path, body)
+                except OSError as e:  # the client went away (timeout, cancel, limit)
+                    self.log_message("%s: client gone: %s", path, e)
+                    self.close_connection = True
+                    return
         self.send(404, {"error": "no such fixture endpoint"})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any

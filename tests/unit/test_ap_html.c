@@ -148,8 +148,15 @@ static const struct html_case html_cases[] = {
     {"whitespace at the edges", "\n  <p>x</p>\n\n", "<p>x</p></div>"},
     {"empty", "", NULL},
     {"only a comment", "<!-- x -->", NULL},
-    {"invalid UTF-8 and controls", "a\xff" "b\x01" "c\x0c" "d\x00" "e",
-     "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c de</div>"}, /* NUL ignored, as in a browser */
+    {"invalid UTF-8 and controls",
+     "a\xff"
+     "b\x01"
+     "c\x0c"
+     "d\x00"
+     "e",
+     "a\xef\xbf\xbd"
+     "b\xef\xbf\xbd"
+     "c de</div>"}, /* NUL ignored, as in a browser */
     /* XSS */
     {"script", "<p>a<script>alert(1)</script>b</p>", "<p>ab</p></div>"},
     {"style element and attribute", "<style>p{}</style><p style=\"position:fixed\">s</p>",
@@ -359,7 +366,8 @@ static const struct md_case md_cases[] = {
     {"**bold**, _em_ and `code <x> & \"q\"`",
      "<p><strong>bold</strong>, <em>em</em> and <code>code &lt;x&gt; &amp; \"q\"</code></p>"},
     {"[Libervia](https://libervia.org/?a=1&b=\"2\" \"the site\")",
-     "<p><a href=\"https://libervia.org/?a=1&amp;b=&quot;2&quot;\" title=\"the site\">Libervia</a></p>"},
+     "<p><a href=\"https://libervia.org/?a=1&amp;b=&quot;2&quot;\" title=\"the "
+     "site\">Libervia</a></p>"},
     {"- a\n- b\n  - c", "<ul><li>a</li><li>b<ul><li>c</li></ul></li></ul>"},
     {"3. three\n4. four", "<ol start=\"3\"><li>three</li><li>four</li></ol>"},
     {"```\nif (a < b && c)\n  x();\n```",
@@ -400,19 +408,19 @@ static const struct xhtml_case xhtml_cases[] = {
     {"void elements", DIV "a<br/>b<hr/><img src='https://e.org/i.png' alt='i'/></div>",
      "a<br>b<hr><img src=\"https://e.org/i.png\" alt=\"i\">"},
     {"empty non-void elements", DIV "<p/><span/></div>", "<p></p><span></span>"},
-    {"escaping", DIV "<p title='a \"b\" &amp; &lt;c&gt; &apos;d&apos;'>1 &lt; 2 &amp;&amp; \"q\"</p></div>",
+    {"escaping",
+     DIV "<p title='a \"b\" &amp; &lt;c&gt; &apos;d&apos;'>1 &lt; 2 &amp;&amp; \"q\"</p></div>",
      "<p title=\"a &quot;b&quot; &amp; &lt;c&gt; 'd'\">1 &lt; 2 &amp;&amp; \"q\"</p>"},
     {"xml:lang becomes lang", DIV "<p xml:lang='fr'>oui</p><p lang='de' xml:lang='de'>ja</p></div>",
      "<p lang=\"fr\">oui</p><p lang=\"de\">ja</p>"},
-    {"no namespace declarations", "<div xmlns='http://www.w3.org/1999/xhtml' xml:lang='en'><p>x</p></div>",
-     "<p>x</p>"},
+    {"no namespace declarations",
+     "<div xmlns='http://www.w3.org/1999/xhtml' xml:lang='en'><p>x</p></div>", "<p>x</p>"},
     {"unsafe trees are sanitised",
      DIV "<p onclick='x' style='s' class='c'>a<script>alert(1)</script></p><a "
          "href='javascript:x'>j</a><iframe src='https://e.org'/></div>",
      "<p>a</p><a>j</a>"},
     {"foreign elements dropped",
-     DIV "<svg xmlns='http://www.w3.org/2000/svg'><a href='https://e.org'>s</a></svg>t</div>",
-     "t"},
+     DIV "<svg xmlns='http://www.w3.org/2000/svg'><a href='https://e.org'>s</a></svg>t</div>", "t"},
     {"a non-div root is wrapped", "<p xmlns='http://www.w3.org/1999/xhtml'>x</p>", "<p>x</p>"},
     {"newline at the start of pre kept", DIV "<pre>\nx\n</pre></div>", "<pre>\n\nx\n</pre>"},
     {"tab kept", DIV "a&#9;b</div>", "a\tb"},
@@ -452,10 +460,15 @@ static void test_xhtml_to_html_bytes(void **state)
     struct lv_xml *x = lv_xml_new("div", LV_NS_XHTML);
     struct lv_xml *p = lv_xml_new_child(x, "p", NULL);
     lv_xml_set_attr(p, "title", "t\xc3");
-    lv_xml_add_text(p, "a\xff\x01" "b\xed\xa0\x80" "c\xc0\xafz", 11);
+    lv_xml_add_text(p,
+                    "a\xff\x01"
+                    "b\xed\xa0\x80"
+                    "c\xc0\xafz",
+                    11);
     char *s = lv_ap_html_from_xhtml(x, NULL, 0);
     expect_str("bytes", "html", s,
-               "<p title=\"t\xef\xbf\xbd\">a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+               "<p title=\"t\xef\xbf\xbd\">a\xef\xbf\xbd"
+               "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
                "c\xef\xbf\xbd\xef\xbf\xbdz</p>");
     free(s);
     lv_xml_unref(x);
@@ -491,6 +504,8 @@ static const struct lv_ap_mention mentions[] = {
      "louise@xmpp.example"},
     {"https://m.example/users/bobby", "bobby@m.example", NULL},
     {"https://x.example/u/<\"q\">", "@q@x.example", NULL},
+    {"javascript:alert(1)", "@evil@x.example", NULL},
+    {NULL, "@nohref@x.example", NULL},
 };
 
 #define BOB                                                                                        \
@@ -507,7 +522,8 @@ static const struct text_case mention_cases[] = {
     {"hi @bob@m.example!", "<p>hi " BOB "!</p>"},
     {"@bob@m.example", "<p>" BOB "</p>"},
     {"(@BOB@M.Example), @bob@m.example.", "<p>(" BOB "), " BOB ".</p>"},
-    {"@louise@xmpp.example and @louise_xmpp.example@gw.example", "<p>" LOUISE " and " LOUISE "</p>"},
+    {"@louise@xmpp.example and @louise_xmpp.example@gw.example",
+     "<p>" LOUISE " and " LOUISE "</p>"},
     {"@bobby@m.example @bob@m.example", "<p>" BOBBY " " BOB "</p>"},
     /* not mentions: inside words, longer handles, other hosts, no '@' */
     {"mail@bob@m.example", "<p>mail@bob@m.example</p>"},
@@ -520,6 +536,8 @@ static const struct text_case mention_cases[] = {
     {"@q@x.example",
      "<p><span class=\"h-card\"><a href=\"https://x.example/u/&lt;&quot;q&quot;&gt;\" "
      "class=\"u-url mention\">@<span>q</span></a></span></p>"},
+    /* actor URLs that are not http(s) are not linked */
+    {"@evil@x.example @nohref@x.example", "<p>@evil@x.example @nohref@x.example</p>"},
 };
 
 static void test_mentions(void **state)
@@ -527,8 +545,8 @@ static void test_mentions(void **state)
     (void)state;
     for (size_t i = 0; i < LV_ARRAY_LEN(mention_cases); i++) {
         const struct text_case *c = &mention_cases[i];
-        char *got = lv_ap_html_from_text(c->html, strlen(c->html), mentions,
-                                         LV_ARRAY_LEN(mentions));
+        char *got =
+            lv_ap_html_from_text(c->html, strlen(c->html), mentions, LV_ARRAY_LEN(mentions));
         expect_str(c->html, "html", got, c->text);
         free(got);
     }
@@ -592,12 +610,18 @@ static void test_text_to_html(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_html_to_xhtml),       cmocka_unit_test(test_html_to_text),
-        cmocka_unit_test(test_deep_nesting),        cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_node_limit),          cmocka_unit_test(test_byte_limit),
-        cmocka_unit_test(test_markdown_to_html),    cmocka_unit_test(test_xhtml_to_html),
-        cmocka_unit_test(test_xhtml_to_html_bytes), cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_mentions),            cmocka_unit_test(test_text_to_html),
+        cmocka_unit_test(test_html_to_xhtml),
+        cmocka_unit_test(test_html_to_text),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_depth_limit),
+        cmocka_unit_test(test_node_limit),
+        cmocka_unit_test(test_byte_limit),
+        cmocka_unit_test(test_markdown_to_html),
+        cmocka_unit_test(test_xhtml_to_html),
+        cmocka_unit_test(test_xhtml_to_html_bytes),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_mentions),
+        cmocka_unit_test(test_text_to_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

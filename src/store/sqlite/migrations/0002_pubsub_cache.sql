@@ -43,30 +43,35 @@ CREATE INDEX pubsub_nodes_sync ON pubsub_nodes (sync_state, sync_retry_at);
 -- A cached item. id is the arrival order (an upsert keeps it). data is the
 -- item's payload XML as received; text is what full-text search sees.
 -- published/updated are the item's own dates, NULL when it has none.
+-- The small columns come first: SQLite reads a row's columns in order and
+-- moves what does not fit in a page to overflow pages, so filtering and
+-- sorting on them never reads the large ones. parsed comes before data and
+-- text, as search results and JSON filters read it.
 CREATE TABLE pubsub_items (
     id INTEGER PRIMARY KEY,
     node_id INTEGER NOT NULL REFERENCES pubsub_nodes (id) ON DELETE CASCADE,
     name TEXT NOT NULL,
-    data TEXT NOT NULL,
-    text TEXT NOT NULL DEFAULT '',
-    parsed TEXT NULL CHECK (parsed IS NULL OR json_valid(parsed)),
     published REAL NULL,
     updated REAL NULL,
     created REAL NOT NULL,
     modified REAL NOT NULL,
+    parsed TEXT NULL CHECK (parsed IS NULL OR json_valid(parsed)),
+    data TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
     UNIQUE (node_id, name)
 );
 
--- Listing a node, in each of its three orders. The date order falls back to
--- the arrival time for items without a date; queries must spell the
--- expression exactly so for SQLite to use the index. The rowid (id) ends
--- every index entry, so it breaks ties in the index order for free.
+-- The date order: the item's published date, its arrival time standing in
+-- when it has none. Queries must spell the expression exactly so for SQLite
+-- to use the indexes. Tests on published also test this expression (equal
+-- wherever published is set), so that one index serves both the filter and
+-- the order. The rowid (id) ends every index entry and breaks ties for free.
 CREATE INDEX pubsub_items_node_date ON pubsub_items (node_id, coalesce(published, created));
+CREATE INDEX pubsub_items_date ON pubsub_items (coalesce(published, created));
+-- A node's items in arrival and modification orders.
 CREATE INDEX pubsub_items_node_arrival ON pubsub_items (node_id);
 CREATE INDEX pubsub_items_node_modified ON pubsub_items (node_id, modified);
--- Searches across nodes: date ranges, orders, and purges by age.
-CREATE INDEX pubsub_items_date ON pubsub_items (coalesce(published, created));
-CREATE INDEX pubsub_items_published ON pubsub_items (published);
+-- Searches across nodes and purges by age.
 CREATE INDEX pubsub_items_updated ON pubsub_items (updated);
 CREATE INDEX pubsub_items_created ON pubsub_items (created);
 CREATE INDEX pubsub_items_modified ON pubsub_items (modified);
