@@ -181,25 +181,46 @@ bool lv_ap_is_virtual_jid(const struct lv_ap_addr_cfg *cfg, const struct lv_jid 
     return jid && jid->domain && cfg->gateway_jid && ieq(jid->domain, cfg->gateway_jid);
 }
 
-int lv_ap_virtual_jid_from_account(const struct lv_ap_addr_cfg *cfg, const char *account,
-                                   size_t len, struct lv_jid *out, struct lv_error *err)
+static int escaped_jid(const struct lv_ap_addr_cfg *cfg, const char *account, size_t len,
+                       struct lv_jid *out, struct lv_error *err)
 {
-    char *esc, *s;
-    int rc;
-    memset(out, 0, sizeof(*out));
-    if (len > LV_AP_ACCOUNT_MAX)
-        return lv_error_set(err, LV_ERR_LIMIT, "account longer than %d bytes", LV_AP_ACCOUNT_MAX);
-    if (len == 0 || !valid_text(account, len))
-        return lv_error_set(err, LV_ERR_INVAL, "account is empty or not valid UTF-8");
-    esc = lv_xep0106_escape(account, len);
-    s = lv_xasprintf("%s@%s", esc, cfg->gateway_jid);
-    rc = lv_jid_parse_str(s, out, err);
+    char *esc = lv_xep0106_escape(account, len);
+    char *s = lv_xasprintf("%s@%s", esc, cfg->gateway_jid);
+    int rc = lv_jid_parse_str(s, out, err);
     free(s);
     free(esc);
     if (rc == 0 && (!out->local || out->resource)) {
         lv_jid_release(out);
         rc = lv_error_set(err, LV_ERR_INVAL, "account does not make a virtual JID");
     }
+    return rc;
+}
+
+int lv_ap_virtual_jid_from_account(const struct lv_ap_addr_cfg *cfg, const char *account,
+                                   size_t len, struct lv_jid *out, struct lv_error *err)
+{
+    struct lv_jid again;
+    char *back;
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if (len > LV_AP_ACCOUNT_MAX)
+        return lv_error_set(err, LV_ERR_LIMIT, "account longer than %d bytes", LV_AP_ACCOUNT_MAX);
+    if (len == 0 || !valid_text(account, len))
+        return lv_error_set(err, LV_ERR_INVAL, "account is empty or not valid UTF-8");
+    rc = escaped_jid(cfg, account, len, out, err);
+    if (rc != 0)
+        return rc;
+    /* Normalisation can eat an escape: NFC composes the "e" of ">" -> "\3e"
+     * with a following combining mark. Such a JID would map back to another
+     * account, so refuse it. */
+    back = lv_xep0106_unescape(out->local, strlen(out->local));
+    rc = escaped_jid(cfg, back, strlen(back), &again, NULL);
+    if (rc != 0 || !lv_jid_equal(out, &again)) {
+        lv_jid_release(out);
+        rc = lv_error_set(err, LV_ERR_INVAL, "account does not map to a stable virtual JID");
+    }
+    lv_jid_release(&again);
+    free(back);
     return rc;
 }
 

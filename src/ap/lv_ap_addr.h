@@ -84,7 +84,9 @@ bool lv_ap_is_virtual_jid(const struct lv_ap_addr_cfg *cfg, const struct lv_jid 
  * "toto\40mastodon.social@ap.example.org"). The JID is normalised as
  * lv_jid_parse() does (the localpart is case-folded). out is always
  * initialised; release it with lv_jid_release(). Returns 0, LV_ERR_INVAL
- * (empty, NUL byte, invalid UTF-8, not a valid localpart once escaped) or
+ * (empty, NUL byte, invalid UTF-8, not a valid localpart once escaped, or
+ * not stable: normalisation would change it so that it maps back to another
+ * account, as ">" followed by U+0301, whose escape "\3e" NFC eats) or
  * LV_ERR_LIMIT (longer than LV_AP_ACCOUNT_MAX). The account's shape is not
  * otherwise checked (like the reference). */
 int lv_ap_virtual_jid_from_account(const struct lv_ap_addr_cfg *cfg, const char *account,

@@ -1,6 +1,7 @@
 #include "ap/lv_ap_html.h"
 
 #include <gumbo.h>
+#include <setjmp.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -119,23 +120,37 @@ static bool is_alnum(unsigned char c)
 /* ---- gumbo memory ----
  * Every block gumbo allocates is linked in a list, so that the whole parse
  * is freed in one loop: gumbo_destroy_output() recurses once per nesting
- * level, and peers choose the nesting. */
+ * level, and peers choose the nesting. The list also bounds what the parse
+ * holds: HTML's tree construction clones formatting elements (a text after
+ * each of n <p> under n distinct unclosed <b> makes n^2 elements), so past
+ * the budget the allocator jumps out of gumbo and the parse is abandoned.
+ * gumbo keeps no state outside its own allocations, so leaving it that way
+ * loses nothing once the list is freed. */
 
 union block {
     struct {
         union block *prev, *next;
+        size_t size;
     } l;
     max_align_t align; /* keeps what follows the header aligned for gumbo */
 };
 
 struct arena {
     union block head; /* list sentinel */
+    size_t used;      /* bytes held by gumbo, headers included */
+    size_t budget;
+    jmp_buf *escape; /* where to go when the budget is spent */
 };
 
 static void *arena_alloc(void *ud, size_t size)
 {
     struct arena *a = ud;
-    union block *b = lv_xmalloc(sizeof(*b) + size);
+    size_t total = sizeof(union block) + size;
+    if (total < size || total > a->budget - a->used)
+        longjmp(*a->escape, 1);
+    a->used += total;
+    union block *b = lv_xmalloc(total);
+    b->l.size = total;
     b->l.prev = &a->head;
     b->l.next = a->head.l.next;
     a->head.l.next->l.prev = b;
@@ -145,18 +160,22 @@ static void *arena_alloc(void *ud, size_t size)
 
 static void arena_free(void *ud, void *ptr)
 {
-    (void)ud;
+    struct arena *a = ud;
     if (!ptr)
         return;
     union block *b = (union block *)ptr - 1;
+    a->used -= b->l.size;
     b->l.prev->l.next = b->l.next;
     b->l.next->l.prev = b->l.prev;
     free(b);
 }
 
-static void arena_init(struct arena *a)
+static void arena_init(struct arena *a, size_t budget, jmp_buf *escape)
 {
     a->head.l.prev = a->head.l.next = &a->head;
+    a->used = 0;
+    a->budget = budget;
+    a->escape = escape;
 }
 
 static void arena_release(struct arena *a)
@@ -167,7 +186,8 @@ static void arena_release(struct arena *a)
         free(b);
         b = next;
     }
-    arena_init(a);
+    a->head.l.prev = a->head.l.next = &a->head;
+    a->used = 0;
 }
 
 /* ---- gumbo tree to lv_xml ---- */
@@ -464,6 +484,47 @@ static void trim_blank_edges(struct lv_xml *root)
     }
 }
 
+/* Where the input is cut so that it holds at most max '<': every element,
+ * comment and end tag the parser sees starts with one, and the parser's
+ * work grows with their number times the nesting (its scope checks walk
+ * the stack of open elements), so this bounds it by max^2 whatever the
+ * input nests like. */
+static size_t markup_cut(const char *s, size_t len, size_t max)
+{
+    const char *p = s, *end = s + len;
+    for (size_t n = 0; (p = memchr(p, '<', (size_t)(end - p))) != NULL; p++)
+        if (n++ == max)
+            return (size_t)(p - s);
+    return len;
+}
+
+/* Parses html[0..len) into gumbo's tree and converts it under root. 0 or
+ * LV_ERR_LIMIT when the parse needed more memory than allowed. The arena
+ * lives in the caller's frame: objects local to this one and changed after
+ * setjmp() would be indeterminate after the jump. */
+static int parse_into(struct conv *c, struct arena *arena, const char *html, size_t len,
+                      struct lv_xml *root)
+{
+    jmp_buf escape;
+    arena_init(arena, c->lim->max_parser_bytes, &escape);
+    if (setjmp(escape) != 0) {
+        arena_release(arena);
+        return LV_ERR_LIMIT;
+    }
+    GumboOptions opt = kGumboDefaultOptions;
+    opt.allocator = arena_alloc;
+    opt.deallocator = arena_free;
+    opt.userdata = arena;
+    opt.max_errors = 0; /* parse errors are not reported: do not keep them */
+    opt.fragment_context = GUMBO_TAG_DIV;
+    opt.fragment_namespace = GUMBO_NAMESPACE_HTML;
+    GumboOutput *g = gumbo_parse_with_options(&opt, len ? html : "", len);
+    /* A fragment's nodes are the children of gumbo's <html> root. */
+    convert(c, g->root, root);
+    arena_release(arena); /* frees g and its whole tree */
+    return 0;
+}
+
 int lv_ap_html_to_xhtml(const char *html, size_t len, const struct lv_ap_html_limits *lim,
                         struct lv_xml **out, bool *truncated, struct lv_error *err)
 {
@@ -475,20 +536,15 @@ int lv_ap_html_to_xhtml(const char *html, size_t len, const struct lv_ap_html_li
     if (len > c.lim->max_bytes)
         return lv_error_set(err, LV_ERR_LIMIT, "HTML content of %zu bytes (limit %zu)", len,
                             c.lim->max_bytes);
-    struct arena arena;
-    arena_init(&arena);
-    GumboOptions opt = kGumboDefaultOptions;
-    opt.allocator = arena_alloc;
-    opt.deallocator = arena_free;
-    opt.userdata = &arena;
-    opt.max_errors = 0; /* parse errors are not reported: do not keep them */
-    opt.fragment_context = GUMBO_TAG_DIV;
-    opt.fragment_namespace = GUMBO_NAMESPACE_HTML;
-    GumboOutput *g = gumbo_parse_with_options(&opt, len ? html : "", len);
+    size_t cut = markup_cut(html, len, c.lim->max_markup);
+    c.truncated = cut < len;
     struct lv_xml *root = lv_xml_new("div", LV_NS_XHTML);
-    /* A fragment's nodes are the children of gumbo's <html> root. */
-    convert(&c, g->root, root);
-    arena_release(&arena); /* frees g and its whole tree */
+    struct arena arena;
+    if (parse_into(&c, &arena, html, cut, root) != 0) {
+        lv_xml_unref(root);
+        return lv_error_set(err, LV_ERR_LIMIT, "HTML content needs more than %zu bytes to parse",
+                            c.lim->max_parser_bytes);
+    }
     lv_syntax_sanitize(root);
     trim_blank_edges(root);
     if (truncated)

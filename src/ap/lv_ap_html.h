@@ -19,22 +19,34 @@
 
 /* Bounds on converting one peer's HTML. */
 struct lv_ap_html_limits {
-    size_t max_bytes;   /* HTML input; longer input is refused (LV_ERR_LIMIT) */
-    unsigned max_depth; /* element nesting below the root div; deeper subtrees
-                         * (elements and their text) are dropped */
-    size_t max_nodes;   /* elements and text runs converted; the rest of the
-                         * document is dropped */
+    size_t max_bytes;        /* HTML input; longer input is refused (LV_ERR_LIMIT) */
+    unsigned max_depth;      /* element nesting below the root div; deeper
+                              * subtrees (elements and their text) are dropped */
+    size_t max_nodes;        /* elements and text runs converted; the rest of
+                              * the document is dropped */
+    size_t max_markup;       /* '<' characters (tags, end tags, comments)
+                              * parsed: the input is cut before the next one.
+                              * The parser's time grows with their number
+                              * times the nesting: this bounds it */
+    size_t max_parser_bytes; /* memory the HTML parser may hold; beyond it the
+                              * content is refused (LV_ERR_LIMIT) */
 };
 
-/* Room for long Articles (WriteFreely, Plume) while keeping the parser's
- * memory bounded (gumbo uses a few tens of bytes per input byte). */
+/* Room for long Articles (WriteFreely, Plume: some hundreds of tags, 5000
+ * '<' is about 150 KiB of article HTML) while the worst input stays cheap:
+ * 5000 distinct unclosed <b> take gumbo about half a second, whereas
+ * ordinary HTML parses at some hundred MB/s with some tens of parser bytes
+ * per input byte. */
 #define LV_AP_HTML_MAX_BYTES (512 * 1024)
 #define LV_AP_HTML_MAX_DEPTH 64
 #define LV_AP_HTML_MAX_NODES 50000
+#define LV_AP_HTML_MAX_MARKUP 5000
+#define LV_AP_HTML_MAX_PARSER_BYTES (64 * 1024 * 1024)
 #define LV_AP_HTML_LIMITS_DEFAULT                                                                  \
     {                                                                                              \
         .max_bytes = LV_AP_HTML_MAX_BYTES, .max_depth = LV_AP_HTML_MAX_DEPTH,                      \
-        .max_nodes = LV_AP_HTML_MAX_NODES                                                          \
+        .max_nodes = LV_AP_HTML_MAX_NODES, .max_markup = LV_AP_HTML_MAX_MARKUP,                    \
+        .max_parser_bytes = LV_AP_HTML_MAX_PARSER_BYTES                                            \
     }
 
 /* Converts a peer's HTML (html[0..len), any bytes: invalid UTF-8 becomes

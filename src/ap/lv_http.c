@@ -789,7 +789,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 
 /* First call, once the headers are in: parse, route, check the declared
  * body size. Any early answer makes libmicrohttpd skip the body. */
-static enum MHD_Result begin(struct lv_http_req *req, const char *method)
+static enum MHD_Result begin(struct lv_http_req *req, const char *method, const char *version)
 {
     req->started = true;
     req->method = lv_xstrdup(method);
@@ -799,6 +799,10 @@ static enum MHD_Result begin(struct lv_http_req *req, const char *method)
         return reject(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE, "too many header fields");
     if (parse_target(req) != 0)
         return reject(req, MHD_HTTP_BAD_REQUEST, "malformed request-target");
+    /* RFC 9112 3.2: a server must answer 400 to HTTP/1.1 without Host;
+     * libmicrohttpd 0.9.75 lets it through unless in strict mode. */
+    if (strcmp(version, MHD_HTTP_VERSION_1_0) != 0 && !lv_http_req_header(req, "Host"))
+        return reject(req, MHD_HTTP_BAD_REQUEST, "missing Host header");
     const char *why = resolve_origin(req);
     if (why)
         return reject(req, MHD_HTTP_BAD_REQUEST, why);
@@ -850,7 +854,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!req)
         return MHD_NO;
     if (!req->started)
-        return begin(req, method);
+        return begin(req, method, version);
     if (req->resp)
         return queue(req);
     if (req->dead)

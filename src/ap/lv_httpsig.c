@@ -9,7 +9,6 @@
  * signature's own parameter. */
 #include "ap/lv_httpsig.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -33,9 +33,10 @@
  *                     "expired"    the signature's expires is past;
  *                     "key"        key type or size not acceptable;
  *                     "signature"  the signature does not verify.
- * Messages never contain key material or signature bytes. An HTTP layer
- * answers 401 for all of them (Fedify falls back from RFC 9421 to cavage
- * only on a 401-like answer). */
+ * Messages never contain key material or signature bytes. An inbox answers
+ * 401 at once for all of them: Fedify then retries its RFC 9421 knock with
+ * cavage. Checking that the key's owner is the activity's actor is the
+ * caller's part, once the key is fetched. */
 #ifndef LV_HTTPSIG_H
 #define LV_HTTPSIG_H
 

@@ -56,6 +56,8 @@ int lv_cli_ps_fetch(struct lv_cli *cli, const char *method, json_t *base, json_t
     *items = json_array();
     *last_rsm = json_null();
     char *after = NULL;
+    if (lv_cli_flag(cli, "no-cache"))
+        json_object_set_new(base, "use_cache", json_false());
     int rc = 0;
     for (;;) {
         json_t *p = json_deep_copy(base);

@@ -87,10 +87,13 @@ static const struct lv_store_cache_backend *cache_be(struct lv_store *st)
     return st->be->cache;
 }
 
-/* A backend built without the cache answers every call with this. */
+/* A backend without the cache yet (PostgreSQL, for now) answers every call
+ * with this: the configuration chose a backend that cannot serve the call,
+ * which is not a bug, so LV_ERR_CONFIG. */
 static int no_cache(struct lv_store *st, struct lv_error *err)
 {
-    return lv_error_set(err, LV_ERR_INTERNAL, "the %s backend has no pubsub cache", st->be->name);
+    return lv_error_set(err, LV_ERR_CONFIG,
+                        "the pubsub cache is not supported by the %s backend yet", st->be->name);
 }
 
 static int check_profile(const char *profile, struct lv_error *err)

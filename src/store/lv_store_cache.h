@@ -26,8 +26,9 @@
  * As everywhere in lv_store: functions return 0 or a negative enum lv_err
  * and fill the optional err; output strings and JSON belong to the records
  * and are released with the matching _release/_free function. A store is
- * used by one thread at a time; searches may be slow on large caches, so the
- * backend runs them on the thread pool with a store of their own. */
+ * used by one thread at a time. A search over a large cache can take longer
+ * than the event loop may block: run it on the thread pool with a store of
+ * its own (SQLite's WAL lets it read while the loop's store writes). */
 #ifndef LV_STORE_CACHE_H
 #define LV_STORE_CACHE_H
 
@@ -114,8 +115,9 @@ int lv_store_cache_node_set_sync(struct lv_store *st, int64_t node_id,
                                  enum lv_store_cache_sync state, const char *error, double retry_at,
                                  struct lv_error *err);
 
-/* Which nodes a list, a purge or a category count looks at. NULL fields
- * match everything; set fields must match exactly. */
+/* Which nodes a list or a category count looks at. NULL fields match
+ * everything; set fields must match exactly, except that "" as type or
+ * subtype matches a node without one. */
 struct lv_store_cache_node_filter {
     const char *profile;
     const char *service;

@@ -14,7 +14,8 @@
 #       (with the log tail) on failure.
 #   pg_stop DIR             fast shutdown, then SIGKILL after 20 s. Idempotent.
 #   pg_uri DIR DB           prints postgresql://postgres@127.0.0.1:PORT/DB
-#   pg_createdb DIR DB      creates database DB
+#   pg_createdb DIR DB [ARGS...]
+#                           creates database DB (ARGS: more createdb options)
 #   pg_psql DIR DB ARGS...  runs psql on DB (-X -q -v ON_ERROR_STOP=1 ARGS...)
 
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -148,8 +149,9 @@ pg_uri() {
 }
 
 pg_createdb() {
-    local dir=${1:?usage: pg_createdb DIR DB} db=${2:?usage: pg_createdb DIR DB}
-    "$PG_BINDIR/createdb" -h 127.0.0.1 -p "$(_pg_port "$dir")" -U postgres -- "$db"
+    local dir=${1:?usage: pg_createdb DIR DB [ARGS...]} db=${2:?usage: pg_createdb DIR DB [ARGS...]}
+    shift 2
+    "$PG_BINDIR/createdb" -h 127.0.0.1 -p "$(_pg_port "$dir")" -U postgres "$@" -- "$db"
 }
 
 pg_psql() {

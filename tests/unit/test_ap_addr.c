@@ -562,6 +562,7 @@ static void test_virtual_jid_errors(void **state)
 {
     struct lv_ap_addr_cfg cfg = make_cfg(true);
     struct lv_jid j, real;
+    struct lv_error err = {0};
     char *acct = (char *)1;
     char *big = lv_xmalloc(LV_AP_ACCOUNT_MAX + 1);
     memset(big, 'a', LV_AP_ACCOUNT_MAX + 1);
@@ -571,6 +572,11 @@ static void test_virtual_jid_errors(void **state)
     assert_int_equal(lv_ap_virtual_jid_from_account(&cfg, "a\0b", 3, &j, NULL), LV_ERR_INVAL);
     assert_int_equal(lv_ap_virtual_jid_from_account(&cfg, "\xc3@x", 3, &j, NULL), LV_ERR_INVAL);
     assert_int_equal(lv_ap_virtual_jid_from_account(&cfg, "a\tb@x", 5, &j, NULL), LV_ERR_INVAL);
+    /* NFC would compose the "e" of the escape "\3e" with U+0301 (fuzzer find) */
+    assert_int_equal(lv_ap_virtual_jid_from_account(&cfg, ">\xcc\x81@x", 5, &j, &err),
+                     LV_ERR_INVAL);
+    assert_null(j.domain);
+    assert_non_null(strstr(err.msg, "stable"));
     assert_int_equal(lv_ap_virtual_jid_from_account(&cfg, big, LV_AP_ACCOUNT_MAX + 1, &j, NULL),
                      LV_ERR_LIMIT);
     /* the escaped form is longer than a localpart may be */

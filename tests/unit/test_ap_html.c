@@ -252,38 +252,89 @@ static void test_html_to_text(void **state)
 
 /* ---- limits ---- */
 
+static char *nested(size_t n, const char *open, const char *middle, const char *close,
+                    const char *after)
+{
+    struct lv_buf b = LV_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        lv_buf_adds(&b, open);
+    lv_buf_adds(&b, middle);
+    for (size_t i = 0; i < n; i++)
+        lv_buf_adds(&b, close);
+    lv_buf_adds(&b, after);
+    return lv_buf_detach(&b);
+}
+
 static void test_deep_nesting(void **state)
 {
     (void)state;
-    size_t n = 10000;
-    struct lv_buf b = LV_BUF_INIT;
-    for (size_t i = 0; i < n; i++)
-        lv_buf_adds(&b, "<div>");
-    lv_buf_adds(&b, "deep");
-    for (size_t i = 0; i < n; i++)
-        lv_buf_adds(&b, "</div>");
-    lv_buf_adds(&b, "<p>after</p>");
+    /* 10,000 <div>s: cut after LV_AP_HTML_MAX_MARKUP '<', then past
+     * LV_AP_HTML_MAX_DEPTH, then flattened by the sanitiser */
+    char *html = nested(10000, "<div>", "deep", "</div>", "<p>after</p>");
     bool truncated = false;
-    struct lv_xml *x = to_xhtml(b.data, b.len, NULL, &truncated);
+    struct lv_xml *x = to_xhtml(html, strlen(html), NULL, &truncated);
     assert_true(truncated);
     assert_true(depth_of(x) <= LV_SYNTAX_MAX_DEPTH);
     assert_true(count_nodes(x) <= LV_AP_HTML_MAX_DEPTH + 4);
     char *s = lv_xml_to_string(x, NULL);
-    expect_reparses("deep divs", s);
-    /* the content after the deep part is still there */
-    assert_non_null(strstr(s, "<p>after</p></div>"));
+    expect_reparses("10000 divs", s);
     free(s);
     lv_xml_unref(x);
+    free(html);
+
+    /* under the markup limit, what follows the deep part is kept */
+    html = nested(2000, "<div>", "deep", "</div>", "<p>after</p>");
+    x = to_xhtml(html, strlen(html), NULL, &truncated);
+    assert_true(truncated);
+    s = lv_xml_to_string(x, NULL);
+    expect_reparses("2000 divs", s);
+    assert_non_null(strstr(s, "<p>after</p></div>"));
+    assert_null(strstr(s, "deep"));
+    free(s);
+    lv_xml_unref(x);
+    free(html);
 
     /* unclosed formatting elements and tables nest too */
-    lv_buf_reset(&b);
-    for (size_t i = 0; i < n; i++)
-        lv_buf_adds(&b, i % 2 ? "<span>" : "<table><tr><td>");
-    x = to_xhtml(b.data, b.len, NULL, &truncated);
+    html = nested(5000, "<table><tr><td><span>", "", "", "");
+    x = to_xhtml(html, strlen(html), NULL, &truncated);
     assert_true(truncated);
     assert_true(depth_of(x) <= LV_SYNTAX_MAX_DEPTH);
     lv_xml_unref(x);
+    free(html);
+}
+
+/* Inputs that make HTML's tree construction costly stay within the markup
+ * and parser memory limits. */
+static void test_costly_html(void **state)
+{
+    (void)state;
+    /* a text after each <p> clones every open distinct <b>: n^2 elements */
+    struct lv_buf b = LV_BUF_INIT;
+    for (int i = 0; i < 4000; i++)
+        lv_buf_addf(&b, "<b id=%d>x<p>", i);
+    struct lv_xml *x = (struct lv_xml *)&x;
+    struct lv_error err = {0};
+    assert_int_equal(lv_ap_html_to_xhtml(b.data, b.len, NULL, &x, NULL, &err), LV_ERR_LIMIT);
+    assert_null(x);
+    assert_non_null(strstr(err.msg, "to parse"));
+    /* a smaller one fits */
+    bool truncated = false;
+    x = to_xhtml(b.data, (size_t)(strstr(b.data, "<b id=300>") - b.data), NULL, &truncated);
+    assert_true(truncated); /* too deep */
+    assert_true(depth_of(x) <= LV_SYNTAX_MAX_DEPTH);
+    lv_xml_unref(x);
     lv_buf_release(&b);
+
+    struct lv_ap_html_limits lim = LV_AP_HTML_LIMITS_DEFAULT;
+    /* the markup limit counts every '<' */
+    lim.max_markup = 3;
+    const char *html = "a<b>b</b><!-- c -->d<i>e</i>";
+    x = to_xhtml(html, strlen(html), &lim, &truncated);
+    char *s = lv_xml_to_string(x, NULL);
+    expect_str("3 markup", "xhtml", s, DIV "a<b>b</b>d</div>");
+    assert_true(truncated);
+    free(s);
+    lv_xml_unref(x);
 }
 
 static void test_depth_limit(void **state)
@@ -610,17 +661,12 @@ static void test_text_to_html(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_html_to_xhtml),
-        cmocka_unit_test(test_html_to_text),
-        cmocka_unit_test(test_deep_nesting),
-        cmocka_unit_test(test_depth_limit),
-        cmocka_unit_test(test_node_limit),
-        cmocka_unit_test(test_byte_limit),
-        cmocka_unit_test(test_markdown_to_html),
-        cmocka_unit_test(test_xhtml_to_html),
-        cmocka_unit_test(test_xhtml_to_html_bytes),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_mentions),
+        cmocka_unit_test(test_html_to_xhtml), cmocka_unit_test(test_html_to_text),
+        cmocka_unit_test(test_deep_nesting),  cmocka_unit_test(test_costly_html),
+        cmocka_unit_test(test_depth_limit),   cmocka_unit_test(test_node_limit),
+        cmocka_unit_test(test_byte_limit),    cmocka_unit_test(test_markdown_to_html),
+        cmocka_unit_test(test_xhtml_to_html), cmocka_unit_test(test_xhtml_to_html_bytes),
+        cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_mentions),
         cmocka_unit_test(test_text_to_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

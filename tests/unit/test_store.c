@@ -29,6 +29,7 @@
 #include "store/lv_migration.h"
 #include "store/lv_store.h"
 #include "store/lv_store_backend.h"
+#include "store/lv_store_cache.h"
 #include "store/postgres/lv_store_postgres.h"
 
 /* The PostgreSQL database under test, or NULL for SQLite. */
@@ -456,6 +457,10 @@ static void test_open_errors(void **state)
         {"postgresql://lvuser:pw-secret-5@127.0.0.1:1/libervia?nosuchoption=1", LV_ERR_CONFIG,
          "nosuchoption"},
         {"postgresql://lvuser:pw-secret-6@[::1/libervia", LV_ERR_CONFIG, "invalid PostgreSQL URI"},
+        {"postgresql://lvuser:pw?secret-7@[::1/libervia?password=pw-secret-8", LV_ERR_CONFIG,
+         "invalid PostgreSQL URI"},
+        {"postgresql://lvuser@127.0.0.1:1/libervia?sslpassword=pw-secret-9&sslmode=bogus",
+         LV_ERR_IO, NULL},
         {"mysql://db/libervia", LV_ERR_CONFIG, "mysql"},
         {"", LV_ERR_INVAL, NULL},
         {"sqlite:", LV_ERR_INVAL, NULL},
@@ -504,6 +509,46 @@ static void test_pg_missing_database(void **state)
     assert_null(st);
     assert_non_null(strstr(err.msg, "cannot connect to PostgreSQL at "));
     assert_non_null(strstr(err.msg, "database \"lv_no_such_db\" does not exist"));
+}
+
+/* A connection the server drops (a restart, a failover, an administrator)
+ * fails the call that meets it as a transient error, and the store
+ * reconnects on the next call. */
+static void test_pg_reconnect(void **state)
+{
+    if (!pg_uri)
+        skip();
+    struct lv_store *st = *state;
+    struct lv_error err = {0};
+    assert_int_equal(lv_store_profile_create(st, "alice", NULL, NULL), 0);
+    struct raw r = raw_open(pg_uri);
+    assert_int_equal(raw_int(&r, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                 "WHERE application_name = 'libervia'"),
+                     1);
+    raw_close(&r);
+
+    struct lv_profile_rec p;
+    assert_int_equal(lv_store_profile_get(st, "alice", &p, &err), LV_ERR_AGAIN);
+    assert_non_null(strstr(err.msg, "lost the connection to PostgreSQL at postgresql://"));
+    assert_int_equal(lv_store_profile_get(st, "alice", &p, NULL), 0);
+    assert_string_equal(p.name, "alice");
+    lv_profile_rec_release(&p);
+}
+
+/* The pubsub cache is not in the PostgreSQL backend yet: its calls say so
+ * instead of reaching the operations it lacks. */
+static void test_pg_cache_not_supported(void **state)
+{
+    if (!pg_uri)
+        skip();
+    struct lv_store_cache_stats stats;
+    struct lv_store_cache_node node;
+    struct lv_error err = {0};
+    assert_int_equal(lv_store_cache_stats(*state, &stats, &err), LV_ERR_CONFIG);
+    assert_string_equal(err.msg, "the pubsub cache is not supported by the PostgreSQL backend yet");
+    assert_int_equal(lv_store_cache_node_get(*state, "alice", "pubsub.example.org",
+                                             "urn:xmpp:microblog:0", &node, NULL),
+                     LV_ERR_CONFIG);
 }
 
 /* ---- profiles -------------------------------------------------------------- */
@@ -904,6 +949,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_failure_rolls_back, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_open_errors),
         cmocka_unit_test(test_pg_missing_database),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect, mem_setup, mem_teardown),
+        cmocka_unit_test_setup_teardown(test_pg_cache_not_supported, mem_setup, mem_teardown),
         cmocka_unit_test_setup_teardown(test_profile_create_get_list_delete, mem_setup,
                                         mem_teardown),
         cmocka_unit_test_setup_teardown(test_profile_list_byte_order, mem_setup, mem_teardown),

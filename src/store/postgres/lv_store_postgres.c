@@ -11,7 +11,6 @@
  * badly with another process's, and migrations run under an advisory lock. */
 #include "store/postgres/lv_store_postgres.h"
 
-#include <inttypes.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,57 +60,68 @@ static char *replace_all(const char *s, const char *what, const char *by)
     return lv_buf_detach(&b);
 }
 
-/* The forms a password may take in libpq's messages: as written in the URI
- * (a parse error quotes the URI, or the bad percent-escape, verbatim) and
- * decoded. */
-#define SECRETS_MAX 8
+/* The forms a password (or an SSL key's passphrase) may take in libpq's
+ * messages: as written in the URI (a parse error quotes the URI, or the bad
+ * percent-escape, verbatim) and decoded. */
 struct secrets {
-    char *v[SECRETS_MAX];
-    size_t n;
+    char **v;
+    size_t n, cap;
 };
 
 static void secrets_add(struct secrets *s, const char *v, size_t len)
 {
-    if (len > 0 && s->n < SECRETS_MAX)
-        s->v[s->n++] = lv_xstrndup(v, len);
+    if (len == 0)
+        return;
+    lv_grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v));
+    s->v[s->n++] = lv_xstrndup(v, len);
 }
 
 static void secrets_release(struct secrets *s)
 {
     for (size_t i = 0; i < s->n; i++)
         free(s->v[i]);
-    s->n = 0;
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool secret_key(const char *key, size_t len)
+{
+    return (len == 8 && strncmp(key, "password", len) == 0) ||
+           (len == 11 && strncmp(key, "sslpassword", len) == 0);
 }
 
 /* The password of "scheme://user:password@host...", found the way libpq
- * finds it: the user part ends at the first '@' met before any '/'. */
-static void add_userinfo_password(struct secrets *s, const char *uri)
+ * finds it: the user part ends at the first '@' met before any '/'. Returns
+ * where the user part ends (after its '@'), for the query to be looked for
+ * there: a password may hold a '?' of its own. */
+static const char *add_userinfo_password(struct secrets *s, const char *uri)
 {
     const char *p = strstr(uri, "://");
     if (!p)
-        return;
+        return uri;
     p += 3;
     size_t info = strcspn(p, "@/");
     if (p[info] != '@')
-        return;
+        return p;
     const char *colon = memchr(p, ':', info);
     if (colon)
         secrets_add(s, colon + 1, info - (size_t)(colon + 1 - p));
+    return p + info + 1;
 }
 
-/* "?password=..." values. A key with a percent-escape may spell "password"
- * once libpq decodes it, so its value counts as a secret too. */
-static void add_query_passwords(struct secrets *s, const char *uri)
+/* "?password=..." values in what follows the user part. A key with a
+ * percent-escape may spell "password" once libpq decodes it, so its value
+ * counts as a secret too. */
+static void add_query_passwords(struct secrets *s, const char *rest)
 {
-    const char *q = strchr(uri, '?');
+    const char *q = strchr(rest, '?');
     while (q) {
         q++;
         size_t len = strcspn(q, "&");
         const char *eq = memchr(q, '=', len);
         if (eq) {
             size_t klen = (size_t)(eq - q);
-            bool secret = (klen == 8 && strncmp(q, "password", 8) == 0) || memchr(q, '%', klen);
-            if (secret)
+            if (secret_key(q, klen) || memchr(q, '%', klen))
                 secrets_add(s, eq + 1, len - klen - 1);
         }
         q = q[len] ? q + len : NULL;
@@ -119,17 +129,20 @@ static void add_query_passwords(struct secrets *s, const char *uri)
 }
 
 /* A libpq message as one line with every form of the password replaced by
- * "***". A short password may also mask unrelated words: a garbled message
- * is better than a leaked secret. Caller frees. */
+ * "***", replaced before flattening, which could change a password's spaces.
+ * A short password may also mask unrelated words: a garbled message is
+ * better than a leaked secret. Caller frees. */
 static char *scrub(const char *msg, const struct secrets *s)
 {
-    char *out = flatten(msg ? msg : "out of memory");
+    char *out = lv_xstrdup(msg ? msg : "out of memory");
     for (size_t i = 0; i < s->n; i++) {
         char *next = replace_all(out, s->v[i], "***");
         free(out);
         out = next;
     }
-    return out;
+    char *flat = flatten(out);
+    free(out);
+    return flat;
 }
 
 /* ---- statements ------------------------------------------------------------ */
@@ -405,7 +418,7 @@ static int check_uri(const char *uri, struct secrets *s, struct lv_error *err)
         return rc;
     }
     for (PQconninfoOption *o = opts; o->keyword; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val)
+        if (secret_key(o->keyword, strlen(o->keyword)) && o->val)
             secrets_add(s, o->val, strlen(o->val));
     PQconninfoFree(opts);
     return 0;
@@ -431,8 +444,7 @@ static int connect_db(struct pg *p, const char *uri, struct lv_error *err)
                                        "client_encoding", NULL};
     const char *const values[] = {"10", "libervia", uri, "UTF8", NULL};
     struct secrets s = {0};
-    add_userinfo_password(&s, uri);
-    add_query_passwords(&s, uri);
+    add_query_passwords(&s, add_userinfo_password(&s, uri));
     int rc = check_uri(uri, &s, err);
     if (rc == 0) {
         p->conn = PQconnectdbParams(keys, values, 1);
@@ -526,8 +538,6 @@ static int pg_profile_delete(void *state, const char *name, struct lv_error *err
     return rc == 0 && changed == 0 ? no_profile(name, err) : rc;
 }
 
-/* COLLATE "C" orders by bytes, as SQLite does, whatever the database's
- * locale. */
 #define PROFILE_COLUMNS "SELECT id, name, component FROM profiles"
 
 static void row_to_profile(const PGresult *res, int row, struct lv_profile_rec *out)
@@ -554,6 +564,8 @@ static int pg_profile_get(void *state, const char *name, struct lv_profile_rec *
     return rc;
 }
 
+/* COLLATE "C" orders by bytes, as SQLite does, whatever the database's
+ * collation. */
 static int pg_profile_list(void *state, struct lv_profile_rec **out, size_t *n,
                            struct lv_error *err)
 {
