@@ -70,9 +70,10 @@ struct lv_ap_html_limits {
  * are dropped, the text of an <a href> having such a span as a direct child
  * is replaced by its href, i.e. the full address.
  *
- * Returns 0 with *out (caller unrefs) or LV_ERR_LIMIT when len exceeds
- * lim->max_bytes (err filled if non-NULL, *out NULL). When truncated is
- * non-NULL it tells whether a depth or node limit dropped content. */
+ * Returns 0 with *out (caller unrefs), or LV_ERR_LIMIT (*out NULL, err
+ * filled if non-NULL) when len exceeds lim->max_bytes or the parse needs
+ * more than lim->max_parser_bytes. When truncated is non-NULL it tells
+ * whether the markup, depth or node limit dropped content. */
 int lv_ap_html_to_xhtml(const char *html, size_t len, const struct lv_ap_html_limits *lim,
                         struct lv_xml **out, bool *truncated, struct lv_error *err);
 

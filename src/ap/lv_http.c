@@ -303,8 +303,8 @@ static void unlink_suspended(struct lv_http_req *req)
     req->prev = req->next = NULL;
 }
 
-/* Makes libmicrohttpd run soon: resumed connections are only processed by
- * the next MHD_run(), and the epoll descriptor alone may not tell. */
+/* Makes libmicrohttpd run soon: MHD_resume_connection() only flags the
+ * connection, the next MHD_run() processes it. */
 static void kick(struct lv_http *h)
 {
     h->kicked = true;
@@ -409,6 +409,7 @@ static enum MHD_Result reject(struct lv_http_req *req, unsigned status, const ch
 static void handler_answer(struct lv_http_req *req, unsigned status, struct MHD_Response *resp,
                            size_t bytes)
 {
+    /* Only caught while something else still holds req: a bug anyway. */
     if (req->answered) {
         lv_error(AREA, "%s %s answered twice", req->method, req->path);
         MHD_destroy_response(resp);

@@ -10,7 +10,12 @@
  * and answers it with one lv_http_reply_*() call, at once or later (after an
  * XMPP round trip, an outgoing fetch...). Until it is answered the request
  * stays valid, even if the client went away meanwhile: it is then marked
- * dead (lv_http_req_dead()) and the answer is dropped.
+ * dead (lv_http_req_dead()) and the answer is dropped. A request waiting
+ * for its answer is exempt from timeout_s (libmicrohttpd does not time out
+ * suspended connections), so a handler that waits on something remote needs
+ * its own timeout. The client counts as gone when it closes or half-closes
+ * its side; once it pipelines a next request on the same connection, a
+ * disconnect is only noticed at the answer.
  *
  * Errors the server produces itself are plain text of the form
  * "404 Not Found: no route for this path". Malformed requests get 400,
@@ -45,8 +50,9 @@ struct lv_http_config {
      * these headers. Behind a proxy every connection comes from the proxy's
      * address, so raise max_conns_per_ip accordingly. */
     bool trust_proxy;
-    size_t max_header_bytes;    /* per-connection memory for the request line and
-                                   headers (libmicrohttpd's memory pool), >= 4 KiB */
+    size_t max_header_bytes;    /* libmicrohttpd's per-connection memory pool, which
+                                   holds the request line and headers (431 beyond)
+                                   plus I/O buffers; >= 4 KiB */
     unsigned max_headers;       /* header fields per request (431 beyond) */
     size_t max_body_bytes;      /* body limit of routes that set none (413 beyond) */
     size_t max_drain_bytes;     /* of a chunked body found over its limit, bytes still

@@ -42,8 +42,8 @@ static const struct lv_ap_html_limits limits = {
     .max_bytes = 64 * 1024,
     .max_depth = 64,
     .max_nodes = 5000,
-    .max_markup = 2000,
-    .max_parser_bytes = 16 * 1024 * 1024,
+    .max_markup = 1000,
+    .max_parser_bytes = 4 * 1024 * 1024,
 };
 
 static void check(int cond, const char *what, const char *detail)

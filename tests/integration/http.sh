@@ -17,7 +17,7 @@ for tool in curl nc python3; do
 done
 
 dir=$(lv_tmpdir http)
-PID= PORT= BASE= NAME=
+PID='' PORT='' BASE='' NAME=''
 
 # start_server NAME [ARGS...]: starts an instance; sets PID, PORT, BASE, NAME.
 start_server() {
@@ -307,7 +307,7 @@ start_server proxy --trust-proxy --timeout 1
 for partial in '' 'GET /echo/x HTTP/1.1\r\nHost: a\r\n'; do
     t0=$(_lv_now_ms)
     exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-    printf "$partial" >&3
+    printf '%b' "$partial" >&3
     r=$(timeout 6 cat <&3 | head -c 100 | tr -d '\r' | head -1 || true)
     exec 3<&-
     t1=$(_lv_now_ms)

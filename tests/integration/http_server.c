@@ -239,7 +239,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
         } else {
-            fprintf(stderr, "usage: %s [--trust-proxy] [--timeout S] [--port-file FILE]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--trust-proxy] [--timeout S] [--port-file FILE]\n",
+                    argv[0]);
             return 2;
         }
     }
