@@ -16,7 +16,9 @@
  * per item. Figures only: no assertion.
  *
  * usage: bench_cache [-n items] [-b batch] [-q queries] [-a authors]
- *                    [-d database] [-k] [-s seed] */
+ *                    [-d database] [-k] [-r] [-s seed]
+ * -k keeps the database; -r reuses one kept from a run with the same -n, -a
+ * and -s, and only runs the queries. */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -42,7 +44,7 @@
 struct opts {
     size_t items, batch, queries, authors;
     const char *db;
-    bool keep;
+    bool keep, reuse;
     uint64_t seed;
 };
 
@@ -448,15 +450,15 @@ static void bench_node_page(struct lv_store *st, const struct opts *o)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_cache [-n items] [-b batch] [-q queries] [-a authors] "
-                    "[-d database] [-k] [-s seed]\n");
+                    "[-d database] [-k] [-r] [-s seed]\n");
     exit(2);
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
     int c;
-    *o = (struct opts){1000000, 1000, 200, 1000, NULL, false, 42};
-    while ((c = getopt(argc, argv, "n:b:q:a:d:ks:")) != -1) {
+    *o = (struct opts){1000000, 1000, 200, 1000, NULL, false, false, 42};
+    while ((c = getopt(argc, argv, "n:b:q:a:d:krs:")) != -1) {
         switch (c) {
         case 'n':
             o->items = strtoull(optarg, NULL, 10);
@@ -476,6 +478,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 'k':
             o->keep = true;
             break;
+        case 'r':
+            o->reuse = o->keep = true;
+            break;
         case 's':
             o->seed = strtoull(optarg, NULL, 10);
             break;
@@ -483,7 +488,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             usage();
         }
     }
-    if (!o->items || !o->batch || !o->queries || !o->authors || o->batch > 100000)
+    if (!o->items || !o->batch || !o->queries || !o->authors || o->batch > 100000 ||
+        (o->reuse && !o->db))
         usage();
 }
 
@@ -518,8 +524,10 @@ int main(int argc, char **argv)
     char *db = o.db ? lv_xstrdup(o.db) : lv_xasprintf("/tmp/bench_cache_%d.db", (int)getpid());
     lv_log_set_level(LV_LOG_WARN);
     rng_state = o.seed * 0x9E3779B97F4A7C15ULL + 1;
-    remove_db(db);
-    if (lv_store_open(db, &st, &err) != 0 || lv_store_profile_create(st, "bench", NULL, &err)) {
+    if (!o.reuse)
+        remove_db(db);
+    if (lv_store_open(db, &st, &err) != 0 ||
+        (!o.reuse && lv_store_profile_create(st, "bench", NULL, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", db, err.msg);
         return 1;
     }
@@ -528,7 +536,8 @@ int main(int argc, char **argv)
     o.authors = o.authors < o.items ? o.authors : o.items;
     printf("bench_cache: %zu items, %zu blogs, vocabulary %d words, %d tags, database %s\n",
            o.items, o.authors, VOCAB, TAGS, db);
-    load(st, &o);
+    if (!o.reuse)
+        load(st, &o);
     if (lv_store_cache_stats(st, &stats, NULL) == 0)
         printf("database: %.1f MiB, %.0f bytes per item\n", stats.db_bytes / 1048576.0,
                (double)stats.db_bytes / (double)stats.items);

@@ -327,6 +327,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct sock *s = h->data;
     struct lv_http_client *c = s->c;
     int flags = 0, running;
+    fprintf(stderr, "DBG %llu %p on_poll fd %d status %d events %d\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c, (int)s->fd, status, events);
     if (status < 0)
         flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE)
@@ -361,6 +362,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 {
     struct lv_http_client *c = userp;
     struct sock *s = socketp;
+    fprintf(stderr, "DBG %llu %p socket fd %d what %d socketp %p\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c, (int)fd, what, socketp);
     if (what == CURL_POLL_REMOVE) {
         if (s)
             sock_close(s);
@@ -383,6 +385,7 @@ static void on_timer(uv_timer_t *t)
 {
     struct lv_http_client *c = t->data;
     int running;
+    fprintf(stderr, "DBG %llu %p on_timer\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c);
     curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect(c);
 }
@@ -392,6 +395,7 @@ static void on_timer(uv_timer_t *t)
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     struct lv_http_client *c = userp;
+    fprintf(stderr, "DBG %llu %p timer %ld\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c, timeout_ms);
     if (c->closing)
         return 0;
     if (timeout_ms < 0)

@@ -245,12 +245,18 @@ int lv_store_cache_items_get(struct lv_store *st, int64_t node_id,
 
 #define LV_STORE_CACHE_SEARCH_LIMIT_DEFAULT 20
 #define LV_STORE_CACHE_SEARCH_LIMIT_MAX 1000
+/* Ranking by relevance costs a few microseconds per matching item: a search
+ * ordered by rank alone, without other filters, ranks at most this many
+ * matches (or index + limit, if more), the most recently cached ones. */
+#define LV_STORE_CACHE_RANK_WINDOW 5000
 
 /* Searches the items of every cached node. query is a JSON object (borrowed)
  * with these optional members, as the reference's cache search takes them:
  *   fts        a full-text query (FTS5 syntax on SQLite: words, "phrases",
  *              prefix*, AND OR NOT, NEAR, parentheses). Accents and case
- *              are ignored: "cafe" finds "Café".
+ *              are ignored: "cafe" finds "Café". A query matching more
+ *              than LV_STORE_CACHE_RANK_WINDOW items (a very common word)
+ *              and ordered by rank alone ranks the most recent of them.
  *   profiles, services, nodes, names   arrays of strings: the node's
  *              profile, service and name, the item's name.
  *   types, subtypes   arrays of strings; null or "" matches a node without

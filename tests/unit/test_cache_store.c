@@ -841,6 +841,39 @@ static void test_fts(void **state)
                "p3");
 }
 
+/* Ranking by relevance alone considers the LV_STORE_CACHE_RANK_WINDOW most
+ * recent matches; with any other filter (or a page beyond the window) every
+ * match is ranked. */
+static void test_fts_rank_window(void **state)
+{
+    struct fx *f = *state;
+    enum { N = LV_STORE_CACHE_RANK_WINDOW + 10 };
+    int64_t n = node(f->st, "alice", "s.org", "big", "blog", NULL);
+    struct lv_store_cache_item *items = lv_xcalloc(N, sizeof(*items));
+    char(*names)[16] = lv_xcalloc(N, sizeof(*names));
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "w%05d", i);
+        /* The oldest item is by far the most relevant. */
+        const char *text = i == 0 ? "word word word word word" : "word and many other things";
+        items[i] = (struct lv_store_cache_item){names[i], "<x/>", text, NULL, 1000 + i, 0};
+    }
+    assert_int_equal(lv_store_cache_items_upsert(f->st, n, items, N, NULL), 0);
+    free(items);
+    free(names);
+
+    json_t *res = NULL;
+    assert_int_equal(search(f->st, "{\"fts\": \"word\", \"limit\": 1}", &res, NULL), 0);
+    assert_string_not_equal(json_string_value(json_object_get(json_array_get(res, 0), "item_id")),
+                            "w00000");
+    json_decref(res);
+    expect_ids(f->st, "{\"fts\": \"word\", \"limit\": 1, \"nodes\": [\"big\"]}", "w00000");
+    char q[128];
+    snprintf(q, sizeof(q), "{\"fts\": \"word\", \"limit\": 20, \"index\": %d}", N - 20);
+    assert_int_equal(search(f->st, q, &res, NULL), 0);
+    assert_int_equal(json_array_size(res), 20); /* the window grew to hold the page */
+    json_decref(res);
+}
+
 static void test_fts_errors(void **state)
 {
     struct fx *f = *state;
@@ -1034,6 +1067,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_filters_orders_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tag_filter_rare_and_common, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fts_rank_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fts_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),

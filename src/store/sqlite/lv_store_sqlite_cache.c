@@ -614,7 +614,7 @@ static int upsert_prepare(struct upsert *u, struct lv_error *err)
                   "ON CONFLICT (node_id, name) DO UPDATE SET data = excluded.data, "
                   "text = excluded.text, parsed = excluded.parsed, "
                   "published = excluded.published, updated = excluded.updated, "
-                  "modified = excluded.modified RETURNING id",
+                  "modified = excluded.modified RETURNING id, created",
                   &u->item, err);
     if (rc == 0)
         rc = prep(u->db, "DELETE FROM pubsub_item_tags WHERE item_id = ?1", &u->untag, err);
@@ -657,13 +657,18 @@ static int write_tag(struct upsert *u, int64_t item_id, const json_t *tag, struc
     return step_reset(u->db, u->tag, "storing a tag", err);
 }
 
-/* The tags of an item are rewritten whole: an edit may remove some. */
-static int write_tags(struct upsert *u, int64_t item_id, json_t *parsed, struct lv_error *err)
+/* The tags of an edited item are rewritten whole: the edit may remove
+ * some. A new item has none to clear. */
+static int write_tags(struct upsert *u, int64_t item_id, bool fresh, json_t *parsed,
+                      struct lv_error *err)
 {
     json_t *tags = json_object_get(parsed, "tags"), *t;
     size_t i;
-    sqlite3_bind_int64(u->untag, 1, item_id);
-    int rc = step_reset(u->db, u->untag, "clearing tags", err);
+    int rc = 0;
+    if (!fresh) {
+        sqlite3_bind_int64(u->untag, 1, item_id);
+        rc = step_reset(u->db, u->untag, "clearing tags", err);
+    }
     if (rc != 0 || !tags)
         return rc;
     if (json_is_string(tags))
@@ -677,8 +682,11 @@ static int write_tags(struct upsert *u, int64_t item_id, json_t *parsed, struct 
     return 0;
 }
 
+/* *fresh: the item was not cached yet. An upsert keeps the created time of
+ * an edited item, and no two items of a batch share a name, so only a new
+ * row has this batch's time. */
 static int write_item(struct upsert *u, const struct lv_store_cache_item *it, int64_t *id,
-                      struct lv_error *err)
+                      bool *fresh, struct lv_error *err)
 {
     sqlite3_stmt *st = u->item;
     char *parsed = it->parsed ? json_dumps(it->parsed, JSON_COMPACT) : NULL;
@@ -692,8 +700,10 @@ static int write_item(struct upsert *u, const struct lv_store_cache_item *it, in
     sqlite3_bind_double(st, 8, u->now);
     int rc = sqlite3_step(st);
     int ret = rc == SQLITE_ROW ? 0 : db_err(u->db, rc, "caching an item", err);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
+        *fresh = sqlite3_column_double(st, 1) == u->now;
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return ret;
@@ -707,9 +717,10 @@ static int upsert_all(struct upsert *u, const struct lv_store_cache_item *items,
         rc = upsert_prepare(u, err);
     for (size_t i = 0; i < n && rc == 0; i++) {
         int64_t id = 0;
-        rc = write_item(u, &items[i], &id, err);
+        bool fresh = false;
+        rc = write_item(u, &items[i], &id, &fresh, err);
         if (rc == 0)
-            rc = write_tags(u, id, items[i].parsed, err);
+            rc = write_tags(u, id, fresh, items[i].parsed, err);
     }
     upsert_release(u);
     return rc;
@@ -1030,6 +1041,7 @@ struct plan {
     /* Per filter: a tag set small enough to drive the search (see
      * plan_tags). */
     bool tag_list[LV_STORE_CACHE_FILTERS_MAX];
+    int64_t min_rowid; /* the rank window's oldest match (plan_window); 0: none */
 };
 
 static bool path_is(const json_t *path, const char *key)
@@ -1168,6 +1180,29 @@ static bool only_rank_order(const struct lv_store_cache_query *cq)
     return true;
 }
 
+/* FTS5's bm25 reads each match's positions and length: ranking costs 1 to
+ * 6 microseconds per match, seconds for a word found in most items. Ranking
+ * only the window's most recent matches (ids are arrival order, and FTS5
+ * walks them backwards at little cost) bounds that. A window of at least
+ * index + limit keeps every page of a query within the same window. */
+static int plan_window(struct plan *pl, struct lv_error *err)
+{
+    sqlite3_stmt *st;
+    int64_t window = pl->cq->index + pl->cq->limit;
+    if (window < LV_STORE_CACHE_RANK_WINDOW)
+        window = LV_STORE_CACHE_RANK_WINDOW;
+    int rc = prep(pl->db,
+                  "SELECT rowid FROM pubsub_items_fts WHERE pubsub_items_fts MATCH ?1 "
+                  "ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+                  &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, pl->cq->fts, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, window - 1);
+    rc = fetch_int(pl->db, st, &pl->min_rowid, err);
+    return rc == LV_ERR_NOT_FOUND ? 0 : rc; /* fewer matches: rank them all */
+}
+
 static int plan_init(struct plan *pl, sqlite3 *db, const struct lv_store_cache_query *cq,
                      struct lv_error *err)
 {
@@ -1176,7 +1211,10 @@ static int plan_init(struct plan *pl, sqlite3 *db, const struct lv_store_cache_q
     pl->cq = cq;
     pl->nodes = any_node_filter(cq);
     pl->items = !cq->fts || pl->nodes || cq->names || cq->n_conds > 0 || !only_rank_order(cq);
-    return plan_tags(pl, err);
+    int rc = plan_tags(pl, err);
+    if (rc == 0 && cq->fts && !pl->items)
+        rc = plan_window(pl, err);
+    return rc;
 }
 
 /* ---- search: conditions ---------------------------------------------------- */
@@ -1400,6 +1438,10 @@ static void q_from(struct sqlq *q, const struct plan *pl)
     if (cq->fts) {
         q_sql(q, " AND pubsub_items_fts MATCH ");
         q_param(q, json_string(cq->fts));
+    }
+    if (pl->min_rowid > 0) {
+        q_sql(q, " AND f.rowid >= ");
+        q_param(q, json_integer(pl->min_rowid));
     }
 }
 
