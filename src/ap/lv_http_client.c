@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "core/lv_log.h"
 #include "core/lv_mem.h"
@@ -327,7 +326,6 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct sock *s = h->data;
     struct lv_http_client *c = s->c;
     int flags = 0, running;
-    fprintf(stderr, "DBG %llu %p on_poll fd %d status %d events %d\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c, (int)s->fd, status, events);
     if (status < 0)
         flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE)
@@ -362,7 +360,6 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 {
     struct lv_http_client *c = userp;
     struct sock *s = socketp;
-    fprintf(stderr, "DBG %llu %p socket fd %d what %d socketp %p\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c, (int)fd, what, socketp);
     if (what == CURL_POLL_REMOVE) {
         if (s)
             sock_close(s);
@@ -370,8 +367,12 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     }
     if (c->closing)
         return 0;
-    if (!s && !(s = sock_new(c, fd)))
-        return -1;
+    if (!s && !(s = sock_new(c, fd))) {
+        /* Returning -1 would make curl kill the whole multi handle; the
+         * transfer times out instead. */
+        lv_error(AREA, "cannot watch socket %d", (int)fd);
+        return 0;
+    }
     int events = 0;
     if (what & CURL_POLL_IN)
         events |= UV_READABLE;
@@ -385,7 +386,6 @@ static void on_timer(uv_timer_t *t)
 {
     struct lv_http_client *c = t->data;
     int running;
-    fprintf(stderr, "DBG %llu %p on_timer\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c);
     curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect(c);
 }
@@ -395,7 +395,6 @@ static void on_timer(uv_timer_t *t)
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     struct lv_http_client *c = userp;
-    fprintf(stderr, "DBG %llu %p timer %ld\n", (unsigned long long)(uv_hrtime() / 1000000 % 100000), (void *)c, timeout_ms);
     if (c->closing)
         return 0;
     if (timeout_ms < 0)
@@ -526,14 +525,14 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
         return len;
     }
     r->header_bytes += len;
-    if (r->header_bytes > LV_HTTP_MAX_HEADER_BYTES || r->resp.n_headers >= LV_HTTP_MAX_HEADERS)
+    if (r->header_bytes > LV_HTTP_MAX_HEADER_BYTES)
         return header_limit(r);
     const char *p = buf;
     size_t l = len;
     bool folded = l && (buf[0] == ' ' || buf[0] == '\t');
     trim(&p, &l);
     if (!l)
-        return len;
+        return len; /* the blank line ending the headers */
     if (folded) {
         header_fold(&r->resp, p, l);
         return len;
@@ -545,6 +544,8 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     size_t nlen = (size_t)(colon - p), vlen = l - nlen - 1;
     trim(&name, &nlen);
     trim(&value, &vlen);
+    if (r->resp.n_headers >= LV_HTTP_MAX_HEADERS)
+        return header_limit(r);
     header_push(&r->resp, name, nlen, value, vlen);
     return len;
 }
@@ -569,7 +570,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
     struct lv_http_req *r = ud;
-    if (purpose != CURLSOCKTYPE_IPCXN || !addr_allowed(r->c, &a->addr)) {
+    size_t need = a->family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (purpose != CURLSOCKTYPE_IPCXN || a->addrlen < need || !addr_allowed(r->c, &a->addr)) {
         r->refused++;
         addr_str(&a->addr, r->refused_addr, sizeof(r->refused_addr));
         lv_debug(AREA, "refused to connect to %s for %s", r->refused_addr, r->url);
@@ -672,7 +674,7 @@ static int error_code(CURLcode rc)
     case CURLE_TOO_MANY_REDIRECTS:
     case CURLE_FILESIZE_EXCEEDED:
         return LV_ERR_LIMIT;
-    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* a redirect to ftp:..., or an HTTP/0.9 reply */
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
@@ -695,8 +697,6 @@ static void map_error(struct lv_http_req *r, CURLcode rc, struct lv_error *e)
     } else if (rc == CURLE_FILESIZE_EXCEEDED) {
         lv_error_set(e, LV_ERR_LIMIT, "response body larger than %zu bytes (Content-Length)",
                      r->max_bytes);
-    } else if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
-        lv_error_set(e, LV_ERR_PROTO, "only http and https URLs are fetched: %s", why);
     } else {
         lv_error_set(e, error_code(rc), "%s: %s", r->url, why);
     }
@@ -869,8 +869,10 @@ static void set_limits(struct lv_http_req *r, const struct lv_http_request *q)
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect);
     /* Refuses at once when Content-Length announces too much; on_body
-     * covers chunked and compressed bodies. */
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_bytes);
+     * covers chunked and compressed bodies. Not for HEAD: curl 7.88 applies
+     * it to the length of the body that a HEAD does not get. */
+    if (!q->method || strcmp(q->method, "HEAD"))
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)r->max_bytes);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, q->no_redirects ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, redirects);
 }
@@ -1095,6 +1097,11 @@ static void scan_string_byte(struct scan *s, char ch)
     }
 }
 
+static int too_many_values(struct lv_error *err, size_t max_values)
+{
+    return lv_error_set(err, LV_ERR_LIMIT, "JSON document has more than %zu values", max_values);
+}
+
 int lv_http_json_check(const char *data, size_t len, unsigned max_depth, size_t max_values,
                        struct lv_error *err)
 {
@@ -1108,9 +1115,10 @@ int lv_http_json_check(const char *data, size_t len, unsigned max_depth, size_t 
         if (s.depth > max_depth)
             return lv_error_set(err, LV_ERR_LIMIT, "JSON nested deeper than %u levels", max_depth);
         if (s.values > max_values)
-            return lv_error_set(err, LV_ERR_LIMIT, "JSON document has more than %zu values",
-                                max_values);
+            return too_many_values(err, max_values);
     }
+    if (s.after_string && ++s.values > max_values) /* a string at the very end */
+        return too_many_values(err, max_values);
     return 0;
 }
 

@@ -56,8 +56,11 @@
 #define LV_HTTP_JSON_MAX_VALUES 100000u
 
 struct lv_http_client_config {
-    const char *user_agent;      /* NULL = LV_HTTP_USER_AGENT */
-    const char *ca_file;         /* PEM CA file for https, NULL/"" = the system store */
+    const char *user_agent; /* NULL = LV_HTTP_USER_AGENT */
+    /* PEM CA file trusted for https; NULL/"" = the system store only.
+     * libcurl keeps its CA directory (/etc/ssl/certs on Debian) as well, so
+     * this adds to the system store rather than replacing it. */
+    const char *ca_file;
     bool allow_private_networks; /* connect to any address (tests, LAN deployments) */
     /* Comma-separated CIDR ranges allowed even when allow_private_networks
      * is off ("127.0.0.0/8,fd00::/8"), e.g. one trusted peer on the LAN.
@@ -80,9 +83,17 @@ struct lv_http_request {
     const char *url;    /* http:// or https:// */
     const struct lv_http_header *headers;
     size_t n_headers;
-    const void *body; /* copied; sent with any method but GET and HEAD */
+    /* Copied. Ignored for GET and HEAD; POST always sends one (empty when
+     * NULL), other methods when it is non-NULL. Give its Content-Type in
+     * headers (curl would say application/x-www-form-urlencoded). A POST
+     * redirected by 301, 302 or 303 becomes a GET, by 307 or 308 stays a
+     * POST with its body. */
+    const void *body;
     size_t body_len;
-    unsigned timeout_ms;         /* whole transfer; 0 = LV_HTTP_DEFAULT_TIMEOUT_MS */
+    /* The whole request, counted from lv_http_client_request(): time spent
+     * queued behind the connection caps counts too (libcurl does so).
+     * 0 = LV_HTTP_DEFAULT_TIMEOUT_MS. */
+    unsigned timeout_ms;
     unsigned connect_timeout_ms; /* 0 = LV_HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
     size_t max_response_bytes;   /* decoded body bytes; 0 = LV_HTTP_DEFAULT_MAX_BYTES */
     bool no_redirects;           /* return 3xx responses as they are */
@@ -205,11 +216,11 @@ json_t *lv_http_json_parse(const char *data, size_t len, struct lv_error *err);
 
 /* ---- address policy ---- */
 
-/* True when sa (AF_INET or AF_INET6) is an address the client refuses
- * without allow_private_networks: loopback, private, link-local, CGNAT,
- * unique-local, unspecified, multicast, broadcast, reserved, and the
- * IPv4-mapped, IPv4-compatible, 6to4 and NAT64 forms of those. Other
- * families are refused too (true). */
+/* True when sa (pointing to a whole sockaddr_in or sockaddr_in6) is an
+ * address the client refuses without allow_private_networks: loopback,
+ * private, link-local, CGNAT, unique-local, unspecified, multicast,
+ * broadcast, reserved, and the IPv4-mapped, IPv4-compatible, 6to4 and NAT64
+ * forms of those. Other families are refused too (true). */
 bool lv_http_addr_is_private(const struct sockaddr *sa);
 
 #endif

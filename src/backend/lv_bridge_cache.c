@@ -29,8 +29,8 @@ static json_t *page_json(const struct lv_store_cache_page *page, bool posts, boo
 
 static json_t *page_rsm(const struct lv_store_cache_page *page)
 {
-    json_t *o = json_pack("{s:I, s:I}", "count", (json_int_t)page->count, "index",
-                          (json_int_t)page->index);
+    json_t *o =
+        json_pack("{s:I, s:I}", "count", (json_int_t)page->count, "index", (json_int_t)page->index);
     if (page->first)
         json_object_set_new(o, "first", json_string(page->first));
     if (page->last)
@@ -80,6 +80,41 @@ bool lv_bu_cache_read(struct lv_backend *b, struct lv_bridge_call *call, json_t 
     return true;
 }
 
+/* ---- write-through ----
+ * Our own publications reach the cache at once, as the notification would:
+ * a read right after a publish must see it. */
+
+static void note(struct lv_backend *b, struct lv_xmpp *x, const char *service,
+                 struct lv_ps_event *ev)
+{
+    const char *profile = lv_backend_profile_of(b, x);
+    if (!profile || !lv_cache_enabled(b->cache))
+        return;
+    char *own = service ? NULL : lv_jid_normalize(lv_xmpp_jid(x), true);
+    ev->service = service ? service : own;
+    lv_cache_on_event(b->cache, profile, ev);
+    free(own);
+}
+
+void lv_bu_cache_published(struct lv_backend *b, struct lv_xmpp *x, const char *service,
+                           const char *node, const char *id, const struct lv_xml *payload)
+{
+    if (!id || !payload)
+        return;
+    struct lv_ps_item item = {(char *)id, NULL, (struct lv_xml *)payload};
+    struct lv_ps_items items = {&item, 1, {0}};
+    struct lv_ps_event ev = {LV_PS_EV_ITEMS, NULL, node, &items, NULL, 0};
+    note(b, x, service, &ev);
+}
+
+void lv_bu_cache_retracted(struct lv_backend *b, struct lv_xmpp *x, const char *service,
+                           const char *node, const char *id)
+{
+    const char *ids[] = {id};
+    struct lv_ps_event ev = {LV_PS_EV_RETRACT, NULL, node, NULL, ids, 1};
+    note(b, x, service, &ev);
+}
+
 /* ---- psCache* methods ---- */
 
 static struct lv_store *store_of(void *ud)
@@ -89,11 +124,11 @@ static struct lv_store *store_of(void *ud)
 
 static json_t *node_json(const struct lv_store_cache_node *n)
 {
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:f}", "profile", n->profile, "service",
-                          n->service, "node", n->name, "sync_state",
-                          lv_store_cache_sync_name(n->sync_state), "items",
-                          (json_int_t)n->item_count, "subscribed", n->subscribed,
-                          "sync_state_updated", n->sync_state_updated);
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:f}", "profile", n->profile, "service",
+                  n->service, "node", n->name, "sync_state",
+                  lv_store_cache_sync_name(n->sync_state), "items", (json_int_t)n->item_count,
+                  "subscribed", n->subscribed, "sync_state_updated", n->sync_state_updated);
     if (n->type)
         json_object_set_new(o, "type", json_string(n->type));
     if (n->subtype)
@@ -130,8 +165,7 @@ static void m_get(struct lv_bridge_call *call, json_t *params, void *ud)
                                     "db_bytes", (json_int_t)stats.db_bytes));
 }
 
-static void on_synced(const struct lv_store_cache_node *node, const struct lv_error *err,
-                      void *ud)
+static void on_synced(const struct lv_store_cache_node *node, const struct lv_error *err, void *ud)
 {
     struct lv_bridge_call *call = ud;
     if (err)
@@ -246,15 +280,15 @@ static void m_categories(struct lv_bridge_call *call, json_t *params, void *ud)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:I}", "tag", cats[i].tag, "count",
-                                             (json_int_t)cats[i].count));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:I}", "tag", cats[i].tag, "count", (json_int_t)cats[i].count));
     lv_store_cache_categories_free(cats, n);
     lv_bridge_reply(call, arr);
 }
 
 static const struct lv_bridge_method methods[] = {
-    {"psCacheGet", m_get},       {"psCacheSync", m_sync},     {"psCachePurge", m_purge},
-    {"psCacheReset", m_reset},   {"psCacheSearch", m_search}, {"psCacheCategories", m_categories},
+    {"psCacheGet", m_get},     {"psCacheSync", m_sync},     {"psCachePurge", m_purge},
+    {"psCacheReset", m_reset}, {"psCacheSearch", m_search}, {"psCacheCategories", m_categories},
 };
 
 void lv_bridge_cache_register(struct lv_backend *b)

@@ -129,6 +129,7 @@ static void send_published(struct lv_xmpp *x, const char *id, const struct lv_er
         send_fail(s, err);
         return;
     }
+    lv_bu_cache_published(s->b, x, s->t.service, s->t.node, s->item_id, s->entry);
     lv_bridge_reply(s->call, json_string(s->item_id));
     send_free(s);
 }
@@ -364,6 +365,8 @@ static void m_get(struct lv_bridge_call *call, json_t *params, void *ud)
 
 struct repeat {
     struct lv_bridge_call *call;
+    struct lv_backend *b;
+    struct lv_xml *entry; /* what was published */
     char *service, *node, *item;
 };
 
@@ -372,6 +375,7 @@ static void repeat_free(struct repeat *r)
     free(r->service);
     free(r->node);
     free(r->item);
+    lv_xml_unref(r->entry);
     free(r);
 }
 
@@ -379,10 +383,12 @@ static void repeat_published(struct lv_xmpp *x, const char *id, const struct lv_
                              void *ud)
 {
     struct repeat *r = ud;
-    if (err)
+    if (err) {
         lv_bridge_reply_error(r->call, err);
-    else
+    } else {
+        lv_bu_cache_published(r->b, x, NULL, LV_NS_MICROBLOG, id, r->entry);
         lv_bridge_reply(r->call, id ? json_string(id) : json_null());
+    }
     repeat_free(r);
 }
 
@@ -420,9 +426,9 @@ static void repeat_got(struct lv_xmpp *x, struct lv_ps_items *items, const struc
     lv_xml_set_attr(via, "href", href);
     free(href);
     json_t *opts = blog_options();
+    r->entry = copy;
     lv_pubsub_publish(x, NULL, LV_NS_MICROBLOG, NULL, copy, opts, repeat_published, r);
     json_decref(opts);
-    lv_xml_unref(copy);
 }
 
 /* mbRepeat {service, node?, item_id} → id of the repeat */
@@ -442,6 +448,7 @@ static void m_repeat(struct lv_bridge_call *call, json_t *params, void *ud)
     }
     struct repeat *r = lv_xcalloc(1, sizeof(*r));
     r->call = call;
+    r->b = ud;
     r->service = t.service ? lv_xstrdup(t.service) : lv_jid_normalize(lv_xmpp_jid(x), true);
     r->node = lv_xstrdup(t.node ? t.node : LV_NS_MICROBLOG);
     r->item = lv_xstrdup(item);

@@ -188,6 +188,42 @@ static void m_items_get(struct lv_bridge_call *call, json_t *params, void *ud)
     lv_bu_target_release(&t);
 }
 
+/* What a publish or retract changed, for the cache's write-through. */
+struct change {
+    struct lv_bridge_call *call;
+    struct lv_backend *b;
+    char *service, *node, *id;
+    struct lv_xml *payload; /* NULL for a retract */
+};
+
+static struct change *change_new(struct lv_bridge_call *call, void *b, const struct lv_bu_target *t,
+                                 const char *id, struct lv_xml *payload)
+{
+    struct change *c = lv_xcalloc(1, sizeof(*c));
+    c->call = call;
+    c->b = b;
+    c->service = t->service ? lv_xstrdup(t->service) : NULL;
+    c->node = lv_xstrdup(t->node);
+    c->id = id ? lv_xstrdup(id) : NULL;
+    c->payload = payload ? lv_xml_ref(payload) : NULL;
+    return c;
+}
+
+static void changed(struct lv_xmpp *x, const char *id, const struct lv_error *err, void *ud)
+{
+    struct change *c = ud;
+    if (!err && c->payload)
+        lv_bu_cache_published(c->b, x, c->service, c->node, id ? id : c->id, c->payload);
+    else if (!err)
+        lv_bu_cache_retracted(c->b, x, c->service, c->node, c->id);
+    reply_done(x, id ? id : c->id, err, c->call);
+    free(c->service);
+    free(c->node);
+    free(c->id);
+    lv_xml_unref(c->payload);
+    free(c);
+}
+
 /* psItemSend {service?, node, item_id?, xml, options?} → item id */
 static void m_item_send(struct lv_bridge_call *call, json_t *params, void *ud)
 {
@@ -206,9 +242,9 @@ static void m_item_send(struct lv_bridge_call *call, json_t *params, void *ud)
                           "the item is not well-formed XML: %.400s", msg);
         lv_bridge_reply_error(call, &err);
     } else {
-        const char *id = lv_bu_str(params, "item_id");
-        lv_pubsub_publish(x, t.service, t.node, id ? id : t.item, payload,
-                          json_object_get(params, "options"), reply_done, call);
+        const char *id = lv_bu_str(params, "item_id") ? lv_bu_str(params, "item_id") : t.item;
+        lv_pubsub_publish(x, t.service, t.node, id, payload, json_object_get(params, "options"),
+                          changed, change_new(call, ud, &t, id, payload));
     }
     lv_xml_unref(payload);
     lv_bu_target_release(&t);
@@ -228,8 +264,8 @@ static void m_item_retract(struct lv_bridge_call *call, json_t *params, void *ud
         lv_error_set(&err, LV_ERR_INVAL, "an item id is needed (-i ITEM)");
         lv_bridge_reply_error(call, &err);
     } else {
-        lv_pubsub_retract(x, t.service, t.node, id, !notify || json_is_true(notify), reply_done,
-                          call);
+        lv_pubsub_retract(x, t.service, t.node, id, !notify || json_is_true(notify), changed,
+                          change_new(call, ud, &t, id, NULL));
     }
     lv_bu_target_release(&t);
 }
@@ -238,6 +274,7 @@ static void m_item_retract(struct lv_bridge_call *call, json_t *params, void *ud
 
 struct rename {
     struct lv_bridge_call *call;
+    struct lv_backend *b;
     struct lv_bu_target t;
     char *old_id, *new_id;
     bool force;
@@ -271,6 +308,7 @@ static void rename_retracted(struct lv_xmpp *x, const char *id, const struct lv_
         rename_fail(r, &e);
         return;
     }
+    lv_bu_cache_retracted(r->b, x, r->t.service, r->t.node, r->old_id);
     lv_bridge_reply(r->call, json_string(r->new_id));
     rename_free(r);
 }
@@ -283,6 +321,7 @@ static void rename_published(struct lv_xmpp *x, const char *id, const struct lv_
         rename_fail(r, err);
         return;
     }
+    lv_bu_cache_published(r->b, x, r->t.service, r->t.node, r->new_id, r->payload);
     lv_pubsub_retract(x, r->t.service, r->t.node, r->old_id, true, rename_retracted, r);
 }
 
@@ -333,6 +372,7 @@ static void m_item_rename(struct lv_bridge_call *call, json_t *params, void *ud)
     struct lv_xmpp *x = lv_backend_call_xmpp(ud, call, params);
     struct rename *r = lv_xcalloc(1, sizeof(*r));
     r->call = call;
+    r->b = ud;
     if (!x || lv_bu_need(call, params, "new_id") != 0 ||
         lv_bu_target(call, params, true, &r->t) != 0) {
         free(r);

@@ -50,4 +50,11 @@ bool lv_bu_cache_read(struct lv_backend *b, struct lv_bridge_call *call, json_t 
                       const char *const *ids, size_t n_ids, long max_items,
                       const struct lv_rsm_req *rsm, bool posts);
 
+/* Write-through of our own publications and retractions to the cache (for
+ * cached nodes only; service NULL = own PEP). */
+void lv_bu_cache_published(struct lv_backend *b, struct lv_xmpp *x, const char *service,
+                           const char *node, const char *id, const struct lv_xml *payload);
+void lv_bu_cache_retracted(struct lv_backend *b, struct lv_xmpp *x, const char *service,
+                           const char *node, const char *id);
+
 #endif

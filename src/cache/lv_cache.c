@@ -121,9 +121,14 @@ void lv_cache_item_analyse(const char *analyser, const char *service, const char
     struct lv_buf b = LV_BUF_INIT;
     *parsed = NULL;
     *published = *updated = 0;
+    /* On a PEP service only its owner publishes, so the owner is the
+     * publisher even when the service does not say so (as in mbGet). */
+    const char *publisher = item->publisher        ? item->publisher
+                            : strchr(service, '@') ? service
+                                                   : NULL;
     if (analyser && strcmp(analyser, "XEP-0277") == 0 && item->payload &&
-        lv_mb_data_from_entry(item->payload, service, node, item->id, item->publisher, parsed,
-                              NULL) == 0) {
+        lv_mb_data_from_entry(item->payload, service, node, item->id, publisher, parsed, NULL) ==
+            0) {
         post_text(*parsed, &b);
         *published = json_number_value(json_object_get(*parsed, "published"));
         *updated = json_number_value(json_object_get(*parsed, "updated"));
@@ -147,10 +152,15 @@ static int store_items(struct lv_cache *c, int64_t node_id, const char *analyser
         const struct lv_ps_item *it = &items->items[i];
         if (!it->payload) /* a notification without payload tells nothing to keep */
             continue;
+        bool later = false; /* the same id again later in the batch: keep the last */
+        for (size_t k = i + 1; k < items->n && !later; k++)
+            later = strcmp(items->items[k].id, it->id) == 0 && items->items[k].payload;
+        if (later)
+            continue;
         struct lv_store_cache_item *ci = &v[n];
         xmls[n] = lv_xml_to_string(it->payload, NULL);
-        lv_cache_item_analyse(analyser, service, node, it, &texts[n], &ci->parsed,
-                              &ci->published, &ci->updated);
+        lv_cache_item_analyse(analyser, service, node, it, &texts[n], &ci->parsed, &ci->published,
+                              &ci->updated);
         ci->name = it->id;
         ci->xml = xmls[n];
         ci->text = texts[n];
@@ -174,8 +184,8 @@ static struct job *find_job(struct lv_cache *c, const char *profile, const char 
                             const char *node)
 {
     for (struct job *j = c->jobs; j; j = j->next)
-        if (!j->cancelled && strcmp(j->profile, profile) == 0 &&
-            strcmp(j->service, service) == 0 && strcmp(j->node, node) == 0)
+        if (!j->cancelled && strcmp(j->profile, profile) == 0 && strcmp(j->service, service) == 0 &&
+            strcmp(j->node, node) == 0)
             return j;
     return NULL;
 }
@@ -218,12 +228,12 @@ static void job_fail(struct job *j, const struct lv_error *err)
     if (lv_err_transient(err->code)) {
         /* The connection went away: the sync stays "in progress" and
          * starts again when the profile is back online. */
-        lv_info(AREA, "sync of %s %s interrupted (%s); it resumes when %s reconnects",
-                j->service, j->node, err->msg, j->profile);
+        lv_info(AREA, "sync of %s %s interrupted (%s); it resumes when %s reconnects", j->service,
+                j->node, err->msg, j->profile);
     } else {
         double retry = now_s() + j->c->cfg.retry_delay_s;
-        lv_warn(AREA, "sync of %s %s failed: %s; retrying in %u s", j->service, j->node,
-                err->msg, j->c->cfg.retry_delay_s);
+        lv_warn(AREA, "sync of %s %s failed: %s; retrying in %u s", j->service, j->node, err->msg,
+                j->c->cfg.retry_delay_s);
         lv_store_cache_node_set_sync(j->c->st, j->node_id, LV_STORE_CACHE_SYNC_ERROR, err->msg,
                                      retry, NULL);
     }
@@ -284,8 +294,7 @@ static void fetch_page(struct job *j)
     lv_pubsub_get_items(j->x, j->service, j->node, NULL, 0, 0, &rsm, on_page, j);
 }
 
-static void on_subscribed(struct lv_xmpp *x, json_t *result, const struct lv_error *err,
-                          void *ud)
+static void on_subscribed(struct lv_xmpp *x, json_t *result, const struct lv_error *err, void *ud)
 {
     struct job *j = ud;
     if (j->cancelled) {
@@ -293,8 +302,8 @@ static void on_subscribed(struct lv_xmpp *x, json_t *result, const struct lv_err
         return;
     }
     if (err) /* still worth caching: reads stay fast, only freshness suffers */
-        lv_info(AREA, "cannot subscribe to %s %s (%s): the copy won't get live updates",
-                j->service, j->node, err->msg);
+        lv_info(AREA, "cannot subscribe to %s %s (%s): the copy won't get live updates", j->service,
+                j->node, err->msg);
     fetch_page(j);
 }
 
@@ -345,9 +354,9 @@ static bool due(const struct lv_store_cache_node *n)
            (n->sync_state == LV_STORE_CACHE_SYNC_ERROR && n->sync_retry_at <= now_s());
 }
 
-bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x,
-                   const char *service, const char *node,
-                   const struct lv_store_cache_page_req *req, struct lv_store_cache_page *page)
+bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x, const char *service,
+                   const char *node, const struct lv_store_cache_page_req *req,
+                   struct lv_store_cache_page *page)
 {
     if (!lv_cache_enabled(c))
         return false;
@@ -369,8 +378,8 @@ bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x,
     return hit;
 }
 
-void lv_cache_sync(struct lv_cache *c, const char *profile, struct lv_xmpp *x,
-                   const char *service, const char *node, lv_cache_sync_fn fn, void *ud)
+void lv_cache_sync(struct lv_cache *c, const char *profile, struct lv_xmpp *x, const char *service,
+                   const char *node, lv_cache_sync_fn fn, void *ud)
 {
     const char *type, *subtype;
     const char *analyser = analyse_node(node, &type, &subtype);
@@ -471,8 +480,7 @@ void lv_cache_on_event(struct lv_cache *c, const char *profile, const struct lv_
     if (live && !syncing && ev->kind == LV_PS_EV_ITEMS && ev->items)
         rc = store_items(c, rec.id, rec.analyser, ev->service, ev->node, ev->items, &err);
     if (live && rc == 0 && ev->n_retracted)
-        rc = lv_store_cache_items_delete(c->st, rec.id, ev->retracted, ev->n_retracted, NULL,
-                                         &err);
+        rc = lv_store_cache_items_delete(c->st, rec.id, ev->retracted, ev->n_retracted, NULL, &err);
     if (live && ev->kind == LV_PS_EV_PURGE)
         rc = lv_store_cache_node_purge(c->st, rec.id, NULL, &err);
     if (ev->kind == LV_PS_EV_DELETE)

@@ -68,8 +68,9 @@ int lv_cli_ps_fetch(struct lv_cli *cli, const char *method, json_t *base, json_t
         /* Services without RSM ignore its max: max_items bounds them too. */
         if (total > 0 && !json_object_get(p, "item_ids"))
             json_object_set_new(p, "max_items", json_integer(total));
+        bool by_ids = json_object_get(p, "item_ids") != NULL;
         json_t *res = NULL;
-        rc = lv_cli_call(cli, method, p, &res);
+        rc = lv_cli_call(cli, method, p, &res); /* takes p */
         if (rc != 0)
             break;
         json_t *got = json_object_get(res, "items");
@@ -78,8 +79,7 @@ int lv_cli_ps_fetch(struct lv_cli *cli, const char *method, json_t *base, json_t
         *last_rsm = json_incref(json_object_get(res, "rsm"));
         const char *last = json_string_value(json_object_get(*last_rsm, "last"));
         bool more = total != -2 && json_is_object(*last_rsm) && last && json_array_size(got) &&
-                    (total < 0 || (long)json_array_size(*items) < total) &&
-                    !json_object_get(p, "item_ids");
+                    (total < 0 || (long)json_array_size(*items) < total) && !by_ids;
         json_int_t count = json_integer_value(json_object_get(*last_rsm, "count"));
         if (count > 0 && (json_int_t)json_array_size(*items) >= count)
             more = false;

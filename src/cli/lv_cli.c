@@ -506,27 +506,32 @@ static int completion(void)
     return LV_EXIT_OK;
 }
 
-/* Next words after a partial command path (used by the completion). */
+/* Next words after a partial command path (used by the completion), each
+ * once. */
 static int next_words(const char *prefix)
 {
     size_t pl = strlen(prefix);
-    char *last = NULL;
+    char *seen[MAX_CMDS];
+    size_t nseen = 0;
     for (size_t i = 0; i < nregistry; i++) {
         const char *p = registry[i]->path;
         if (pl && (strncmp(p, prefix, pl) != 0 || p[pl] != ' '))
             continue;
         const char *w = p + (pl ? pl + 1 : 0);
         const char *sp = strchr(w, ' ');
-        int wl = (int)(sp ? sp - w : (long)strlen(w));
-        /* Commands of a group are listed together: skip repeats of the word
-         * just printed. */
-        if (last && (int)strlen(last) == wl && strncmp(last, w, (size_t)wl) == 0)
+        char *word = lv_xstrndup(w, sp ? (size_t)(sp - w) : strlen(w));
+        bool dup = false;
+        for (size_t k = 0; k < nseen && !dup; k++)
+            dup = strcmp(seen[k], word) == 0;
+        if (dup) {
+            free(word);
             continue;
-        free(last);
-        last = lv_xstrndup(w, (size_t)wl);
-        printf("%s\n", last);
+        }
+        printf("%s\n", word);
+        seen[nseen++] = word;
     }
-    free(last);
+    for (size_t k = 0; k < nseen; k++)
+        free(seen[k]);
     return LV_EXIT_OK;
 }
 

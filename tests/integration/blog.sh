@@ -125,8 +125,9 @@ pass "unicode titles give readable ids"
 
 # Repeat.
 rid=$(li blog repeat -s pierre@example.test -i from-slix | sed 's/^repeated as //')
-li blog get -i "$rid" -O json | grep -q "xmpp:pierre@example.test?;node=urn%3Axmpp%3Amicroblog%3A0;item=from-slix" ||
-    fail "repeat has no via link to the original"
+out=$(li blog get -i "$rid" -O json)
+grep -q "xmpp:pierre@example.test?;node=urn%3Axmpp%3Amicroblog%3A0;item=from-slix" <<<"$out" ||
+    fail "repeat has no via link to the original: rid=$rid $out"
 pass "repeat publishes the post with a via link"
 
 # Errors and their exit codes.

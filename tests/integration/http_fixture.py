@@ -29,6 +29,7 @@ Endpoints (any method):
   /conn             JSON {"port": the client's source port} (keep-alive check)
   /status/N         status N with a small JSON body
   /many-headers     200 response headers
+  /headers/N        N extra response headers
   /stats            JSON {"hits", "max_inflight"} (not counted as a hit)
   /stats/reset      resets the counters
 """
@@ -167,7 +168,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(BIG))
         self.end_headers()
-        self.write_big(lambda chunk: self.wfile.write(chunk))
+        if self.command != "HEAD":
+            self.write_big(lambda chunk: self.wfile.write(chunk))
 
     def ep_large_chunked(self, path, body):
         self.send_response(200)
@@ -239,7 +241,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send(n, {"status": n}, AP)
 
     def ep_many_headers(self, path, body):
-        extra = [("X-Many-%d" % i, "v") for i in range(200)]
+        n = int(path.rsplit("/", 1)[1]) if path.startswith("/headers/") else 200
+        extra = [("X-Many-%d" % i, "v") for i in range(n)]
         self.send(200, {"many": True}, "application/json", extra)
 
 
@@ -254,7 +257,7 @@ ROUTES = [
     ("/redir-ftp", Handler.ep_redir_ftp), ("/deep", Handler.ep_deep), ("/many", Handler.ep_many),
     ("/notjson", Handler.ep_notjson), ("/array", Handler.ep_array), ("/gzip", Handler.ep_gzip),
     ("/conn", Handler.ep_conn), ("/status/", Handler.ep_status),
-    ("/many-headers", Handler.ep_many_headers),
+    ("/many-headers", Handler.ep_many_headers), ("/headers/", Handler.ep_many_headers),
 ]
 
 
