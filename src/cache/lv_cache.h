@@ -52,18 +52,18 @@ void lv_cache_on_event(struct lv_cache *c, const char *profile, const struct lv_
  * If the node is fully cached, fills *page from the cache and returns true.
  * Otherwise returns false, and starts a background sync when the node is
  * analysed as cacheable and was never synced. */
-bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x,
-                   const char *service, const char *node,
-                   const struct lv_store_cache_page_req *req, struct lv_store_cache_page *page);
+bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x, const char *service,
+                   const char *node, const struct lv_store_cache_page_req *req,
+                   struct lv_store_cache_page *page);
 
 /* Outcome of an explicit sync: the node's record after it (borrowed) or an
  * error. */
-typedef void (*lv_cache_sync_fn)(const struct lv_store_cache_node *node,
-                                 const struct lv_error *err, void *ud);
+typedef void (*lv_cache_sync_fn)(const struct lv_store_cache_node *node, const struct lv_error *err,
+                                 void *ud);
 /* Syncs (service, node) now, from scratch: cached items are dropped first.
  * fn (may be NULL) is called once when it ends. */
-void lv_cache_sync(struct lv_cache *c, const char *profile, struct lv_xmpp *x,
-                   const char *service, const char *node, lv_cache_sync_fn fn, void *ud);
+void lv_cache_sync(struct lv_cache *c, const char *profile, struct lv_xmpp *x, const char *service,
+                   const char *node, lv_cache_sync_fn fn, void *ud);
 
 /* What an item of an analysed node becomes in the cache: its text for full
  * text search and its parsed data (XEP-0277 post data for blogs). Exposed

@@ -190,11 +190,11 @@ static int tagged_posts(struct lv_cli *cli, json_t **items)
     int rc = lv_cli_call(cli, "psCacheSync", json_deep_copy(target), &synced);
     json_t *node = json_object_get(target, "node");
     json_t *q = json_pack("{s:[O], s:[{s:[s], s:s, s:o}], s:[{s:s, s:s}], s:I}", "nodes", node,
-                          "parsed", "path", "tags", "op", "ioverlap", "value",
-                          json_array(), "order_by", "order", "published", "direction", "asc",
-                          "limit", (json_int_t)lv_cli_int(cli, "max-items", 1000) > 0
-                                       ? (json_int_t)lv_cli_int(cli, "max-items", 1000)
-                                       : 1000);
+                          "parsed", "path", "tags", "op", "ioverlap", "value", json_array(),
+                          "order_by", "order", "published", "direction", "asc", "limit",
+                          (json_int_t)lv_cli_int(cli, "max-items", 1000) > 0
+                              ? (json_int_t)lv_cli_int(cli, "max-items", 1000)
+                              : 1000);
     const char *const *tags;
     size_t n = lv_cli_values(cli, "tag", &tags);
     json_t *vals = json_object_get(json_array_get(json_object_get(q, "parsed"), 0), "value");
@@ -217,9 +217,9 @@ static int tagged_posts(struct lv_cli *cli, json_t **items)
 static int run_get(struct lv_cli *cli)
 {
     json_t *items, *rsm = NULL;
-    int rc = lv_cli_given(cli, "tag") ? tagged_posts(cli, &items)
-                                      : lv_cli_ps_fetch(cli, "mbGet", blog_params(cli), &items,
-                                                        &rsm);
+    int rc = lv_cli_given(cli, "tag")
+                 ? tagged_posts(cli, &items)
+                 : lv_cli_ps_fetch(cli, "mbGet", blog_params(cli), &items, &rsm);
     if (rc != 0)
         return rc;
     const char *const *keys;

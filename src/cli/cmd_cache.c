@@ -48,6 +48,18 @@ static int parse_time(const char *s, double *out)
     return -1;
 }
 
+/* {service?, node?, type?, profile?}: which cached nodes a command is about. */
+static json_t *node_filter(struct lv_cli *cli)
+{
+    json_t *p = lv_cli_ps_params(cli);
+    json_object_del(p, "uri");
+    if (lv_cli_str(cli, "type"))
+        json_object_set_new(p, "type", json_string(lv_cli_str(cli, "type")));
+    if (lv_cli_str(cli, "profile"))
+        json_object_set_new(p, "profile", json_string(lv_cli_str(cli, "profile")));
+    return p;
+}
+
 /* ---- get / sync ---- */
 
 static void print_node(json_t *n)
@@ -68,12 +80,8 @@ static void print_node(json_t *n)
 
 static int run_get(struct lv_cli *cli)
 {
-    json_t *p = lv_cli_ps_params(cli);
-    json_object_del(p, "uri");
-    if (lv_cli_str(cli, "profile"))
-        json_object_set_new(p, "profile", json_string(lv_cli_str(cli, "profile")));
     json_t *res = NULL;
-    int rc = lv_cli_call(cli, "psCacheGet", p, &res);
+    int rc = lv_cli_call(cli, "psCacheGet", node_filter(cli), &res);
     if (rc != 0)
         return rc;
     if (lv_cli_json(cli)) {
@@ -246,7 +254,8 @@ static void print_hit(json_t *h, const char *const *keys, size_t nkeys)
     if (nkeys) {
         for (size_t k = 0; k < nkeys; k++) {
             json_t *v = json_object_get(h, keys[k]);
-            char *s = v && !json_is_string(v) ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+            char *s =
+                v && !json_is_string(v) ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
             printf("%s: %s\n", keys[k], s ? s : (v ? json_string_value(v) : ""));
             free(s);
         }
@@ -265,8 +274,8 @@ static int run_search(struct lv_cli *cli)
     if (lv_cli_values(cli, "field", &kv) % 3 != 0)
         return lv_cli_fail(LV_EXIT_BAD_ARG, "-F takes PATH OPERATOR VALUE");
     json_t *res = NULL;
-    int rc = lv_cli_call(cli, "psCacheSearch", json_pack("{s:o}", "query", search_query(cli)),
-                         &res);
+    int rc =
+        lv_cli_call(cli, "psCacheSearch", json_pack("{s:o}", "query", search_query(cli)), &res);
     if (rc != 0)
         return rc;
     const char *out = lv_cli_output(cli);
@@ -277,8 +286,8 @@ static int run_search(struct lv_cli *cli)
     if (lv_cli_json(cli))
         lv_cli_print_json(res);
     else if (strncmp(out, "xml", 3) == 0)
-        json_array_foreach(res, i, h) printf("%s\n",
-                                             json_string_value(json_object_get(h, "item_payload")));
+        json_array_foreach(res, i, h)
+            printf("%s\n", json_string_value(json_object_get(h, "item_payload")));
     else
         json_array_foreach(res, i, h) print_hit(h, keys, nkeys);
     json_decref(res);
@@ -287,14 +296,8 @@ static int run_search(struct lv_cli *cli)
 
 static int run_categories(struct lv_cli *cli)
 {
-    json_t *p = lv_cli_ps_params(cli);
-    json_object_del(p, "uri");
-    if (lv_cli_str(cli, "type"))
-        json_object_set_new(p, "type", json_string(lv_cli_str(cli, "type")));
-    if (lv_cli_str(cli, "profile"))
-        json_object_set_new(p, "profile", json_string(lv_cli_str(cli, "profile")));
     json_t *res = NULL;
-    int rc = lv_cli_call(cli, "psCacheCategories", p, &res);
+    int rc = lv_cli_call(cli, "psCacheCategories", node_filter(cli), &res);
     if (rc != 0)
         return rc;
     if (lv_cli_json(cli)) {
@@ -302,9 +305,9 @@ static int run_categories(struct lv_cli *cli)
     } else {
         size_t i;
         json_t *c;
-        json_array_foreach(res, i, c) printf("%6lld  %s\n",
-                                             (long long)json_integer_value(json_object_get(c, "count")),
-                                             json_string_value(json_object_get(c, "tag")));
+        json_array_foreach(res, i, c)
+            printf("%6lld  %s\n", (long long)json_integer_value(json_object_get(c, "count")),
+                   json_string_value(json_object_get(c, "tag")));
     }
     json_decref(res);
     return 0;
