@@ -294,7 +294,6 @@ static void m_send(struct lv_bridge_call *call, json_t *params, void *ud)
 struct get {
     struct lv_bridge_call *call;
     char *service, *node;
-    bool pep; /* service is a user's own PEP service */
 };
 
 static void got_items(struct lv_xmpp *x, struct lv_ps_items *items, const struct lv_error *err,
@@ -309,9 +308,7 @@ static void got_items(struct lv_xmpp *x, struct lv_ps_items *items, const struct
             const struct lv_ps_item *it = &items->items[i];
             json_t *post = NULL;
             struct lv_error e;
-            /* On a PEP service only its owner publishes, so the owner is the
-             * publisher even when the service does not say so. */
-            const char *publisher = it->publisher ? it->publisher : (g->pep ? g->service : NULL);
+            const char *publisher = lv_mb_item_publisher(g->service, it->publisher);
             if (!it->payload || lv_mb_data_from_entry(it->payload, g->service, g->node, it->id,
                                                       publisher, &post, &e) != 0) {
                 lv_debug(AREA, "item %s of %s is not a blog post, skipped", it->id, g->node);
@@ -338,7 +335,6 @@ static void m_get(struct lv_bridge_call *call, json_t *params, void *ud)
     g->call = call;
     g->service = t.service ? lv_xstrdup(t.service) : lv_jid_normalize(lv_xmpp_jid(x), true);
     g->node = lv_xstrdup(t.node ? t.node : LV_NS_MICROBLOG);
-    g->pep = strchr(g->service, '@') != NULL;
     size_t n = 0;
     const char **ids = lv_bu_ids(params, &n);
     if (n == 0 && t.item) {

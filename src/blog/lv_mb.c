@@ -1145,3 +1145,10 @@ int lv_mb_data_from_entry(const struct lv_xml *entry, const char *service, const
     *out = d;
     return 0;
 }
+
+const char *lv_mb_item_publisher(const char *service, const char *publisher)
+{
+    if (publisher)
+        return publisher;
+    return service && strchr(service, '@') ? service : NULL;
+}

@@ -34,6 +34,11 @@
 int lv_mb_entry_from_data(json_t *data, const char *service, const char *node, const char *item_id,
                           const char *author_jid, struct lv_xml **entry, struct lv_error *err);
 
+/* The publisher to credit an item with: the one the service gave, else, on a
+ * user's PEP service (a JID with a user part), the service itself — only its
+ * owner publishes there — else NULL. Borrowed from the arguments. */
+const char *lv_mb_item_publisher(const char *service, const char *publisher);
+
 /* Reads an item's Atom entry into post data. publisher (may be NULL) is the
  * item's publisher attribute, used for author_jid_verified. XHTML read from
  * the entry is sanitised. Caller owns *out. LV_ERR_INVAL if payload is not an

@@ -121,11 +121,7 @@ void lv_cache_item_analyse(const char *analyser, const char *service, const char
     struct lv_buf b = LV_BUF_INIT;
     *parsed = NULL;
     *published = *updated = 0;
-    /* On a PEP service only its owner publishes, so the owner is the
-     * publisher even when the service does not say so (as in mbGet). */
-    const char *publisher = item->publisher        ? item->publisher
-                            : strchr(service, '@') ? service
-                                                   : NULL;
+    const char *publisher = lv_mb_item_publisher(service, item->publisher);
     if (analyser && strcmp(analyser, "XEP-0277") == 0 && item->payload &&
         lv_mb_data_from_entry(item->payload, service, node, item->id, publisher, parsed, NULL) ==
             0) {
