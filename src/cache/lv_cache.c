@@ -89,13 +89,15 @@ static void collect_text(const struct lv_xml *x, struct lv_buf *b)
 {
     for (const struct lv_xml *c = x->children; c && b->len <= MAX_TEXT_BYTES; c = c->next) {
         if (c->kind == LV_XML_TEXT) {
-            size_t start = 0;
-            while (start < c->text_len && strchr(" \t\r\n", c->text[start]))
+            size_t start = 0, end = c->text_len;
+            while (start < end && strchr(" \t\r\n", c->text[start]))
                 start++;
-            if (start < c->text_len) {
+            while (end > start && strchr(" \t\r\n", c->text[end - 1]))
+                end--;
+            if (start < end) {
                 if (b->len)
                     lv_buf_addc(b, ' ');
-                lv_buf_add(b, c->text + start, c->text_len - start);
+                lv_buf_add(b, c->text + start, end - start);
             }
         } else {
             collect_text(c, b);
