@@ -1,4 +1,5 @@
-/* bench_cache: load and query benchmark of the pubsub cache on SQLite.
+/* bench_cache: load and query benchmark of the pubsub cache on SQLite (or
+ * on PostgreSQL with -u).
  *
  * Generates N blog items (default 1,000,000) with realistic shapes: titles
  * of 3-12 words and contents of 50-400 words drawn from a vocabulary with a
@@ -16,9 +17,12 @@
  * per item. Figures only: no assertion.
  *
  * usage: bench_cache [-n items] [-b batch] [-q queries] [-a authors]
- *                    [-d database] [-k] [-r] [-s seed]
+ *                    [-d database | -u uri] [-k] [-r] [-s seed]
  * -k keeps the database; -r reuses one kept from a run with the same -n, -a
- * and -s, and only runs the queries. */
+ * and -s, and only runs the queries. -u runs on a store URI (e.g.
+ * postgresql://user@host:port/db) instead of a SQLite file: without -r, the
+ * cache there and the profile "bench" are emptied first; nothing is removed
+ * at the end. */
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -44,7 +48,7 @@
 struct opts {
     size_t items, batch, queries, authors;
     const char *db;
-    bool keep, reuse;
+    bool keep, reuse, uri;
     uint64_t seed;
 };
 
@@ -450,15 +454,15 @@ static void bench_node_page(struct lv_store *st, const struct opts *o)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_cache [-n items] [-b batch] [-q queries] [-a authors] "
-                    "[-d database] [-k] [-r] [-s seed]\n");
+                    "[-d database | -u uri] [-k] [-r] [-s seed]\n");
     exit(2);
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
     int c;
-    *o = (struct opts){1000000, 1000, 200, 1000, NULL, false, false, 42};
-    while ((c = getopt(argc, argv, "n:b:q:a:d:krs:")) != -1) {
+    *o = (struct opts){1000000, 1000, 200, 1000, NULL, false, false, false, 42};
+    while ((c = getopt(argc, argv, "n:b:q:a:d:u:krs:")) != -1) {
         switch (c) {
         case 'n':
             o->items = strtoull(optarg, NULL, 10);
@@ -472,6 +476,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
         case 'a':
             o->authors = strtoull(optarg, NULL, 10);
             break;
+        case 'u':
+            o->uri = true;
+            /* fall through */
         case 'd':
             o->db = optarg;
             break;
@@ -491,6 +498,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
     if (!o->items || !o->batch || !o->queries || !o->authors || o->batch > 100000 ||
         (o->reuse && !o->db))
         usage();
+}
+
+/* A store behind a URI is not a file: emptied through the API instead. */
+static int empty_store(struct lv_store *st, struct lv_error *err)
+{
+    int rc = lv_store_cache_reset(st, err);
+    if (rc == 0) {
+        rc = lv_store_profile_delete(st, "bench", err);
+        rc = rc == LV_ERR_NOT_FOUND ? 0 : rc;
+    }
+    return rc;
 }
 
 static void remove_db(const char *path)
@@ -524,9 +542,9 @@ int main(int argc, char **argv)
     char *db = o.db ? lv_xstrdup(o.db) : lv_xasprintf("/tmp/bench_cache_%d.db", (int)getpid());
     lv_log_set_level(LV_LOG_WARN);
     rng_state = o.seed * 0x9E3779B97F4A7C15ULL + 1;
-    if (!o.reuse)
+    if (!o.reuse && !o.uri)
         remove_db(db);
-    if (lv_store_open(db, &st, &err) != 0 ||
+    if (lv_store_open(db, &st, &err) != 0 || (!o.reuse && o.uri && empty_store(st, &err) != 0) ||
         (!o.reuse && lv_store_profile_create(st, "bench", NULL, &err) != 0)) {
         fprintf(stderr, "%s: %s\n", db, err.msg);
         return 1;
@@ -543,7 +561,7 @@ int main(int argc, char **argv)
                (double)stats.db_bytes / (double)stats.items);
     run_queries(st, &o);
     lv_store_close(st);
-    if (!o.keep)
+    if (!o.keep && !o.uri)
         remove_db(db);
     free(db);
     return 0;

@@ -87,9 +87,9 @@ static const struct lv_store_cache_backend *cache_be(struct lv_store *st)
     return st->be->cache;
 }
 
-/* A backend without the cache yet (PostgreSQL, for now) answers every call
- * with this: the configuration chose a backend that cannot serve the call,
- * which is not a bug, so LV_ERR_CONFIG. */
+/* A backend without the cache (its cache table NULL; both built-in backends
+ * have it) answers every call with this: the configuration chose a backend
+ * that cannot serve the call, which is not a bug, so LV_ERR_CONFIG. */
 static int no_cache(struct lv_store *st, struct lv_error *err)
 {
     return lv_error_set(err, LV_ERR_CONFIG,

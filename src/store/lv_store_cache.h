@@ -252,9 +252,11 @@ int lv_store_cache_items_get(struct lv_store *st, int64_t node_id,
 
 /* Searches the items of every cached node. query is a JSON object (borrowed)
  * with these optional members, as the reference's cache search takes them:
- *   fts        a full-text query (FTS5 syntax on SQLite: words, "phrases",
- *              prefix*, AND OR NOT, NEAR, parentheses). Accents and case
- *              are ignored: "cafe" finds "Café". A query matching more
+ *   fts        a full-text query (FTS5 syntax on both backends: words,
+ *              "phrases", prefix*, AND OR NOT, NEAR, parentheses; on
+ *              PostgreSQL it becomes a tsquery and NEAR only requires all
+ *              its phrases). Accents and case are ignored: "cafe" finds
+ *              "Café" (on PostgreSQL, with the unaccent extension). A query matching more
  *              than LV_STORE_CACHE_RANK_WINDOW items (a very common word)
  *              and ordered by rank alone ranks the most recent of them.
  *   profiles, services, nodes, names   arrays of strings: the node's

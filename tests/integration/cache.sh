@@ -11,14 +11,26 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/prosody.sh"
 . "$here/../lib/backend.sh"
 
-dir=$(lv_tmpdir cache)
+dir=$(lv_tmpdir "cache${LV_CACHE_STORE:+_$LV_CACHE_STORE}")
+# LV_CACHE_STORE=postgresql: the same test with the backend's storage (cache
+# included) in a private PostgreSQL 15 instead of SQLite.
+storage_conf=""
+if [[ ${LV_CACHE_STORE:-} == postgresql ]]; then
+    . "$here/../lib/postgres.sh"
+    pg_start "$dir/pg" 55432 || fail "postgresql did not start"
+    cleanup_push pg_stop "$dir/pg"
+    pg_createdb "$dir/pg" lvcache || fail "createdb"
+    storage_conf="[storage]
+uri = $(pg_uri "$dir/pg" lvcache)"
+fi
 ejabberd_start "$dir/ejabberd" 5432 5457 || fail "ejabberd did not start"
 cleanup_push ejabberd_stop "$dir/ejabberd"
 LV_PROSODY_ADMINS="louise@example.test" prosody_start "$dir/prosody" 5422 5447 ||
     fail "prosody did not start"
 cleanup_push prosody_stop "$dir/prosody"
 LV_CONF_EXTRA="[cache]
-page_size = 20" lv_backend_setup "$dir/lv" "$dir/prosody/certs/ca.crt"
+page_size = 20
+$storage_conf" lv_backend_setup "$dir/lv" "$dir/prosody/certs/ca.crt"
 lv_client_profile ej louise@example.test louise-pw 5432
 lvb param set ej Connection check_certificate false
 lv_client_profile pr louise@example.test louise-pw 5422

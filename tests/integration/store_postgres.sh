@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The store's unit tests (tests/unit/test_store.c) against a private
-# PostgreSQL 15: the same test functions that run on SQLite, with
-# LV_TEST_STORE_URI pointing at an empty database. Also checks what only a
+# The store's unit tests (tests/unit/test_store.c and, for the pubsub cache,
+# tests/unit/test_cache_store.c) against a private PostgreSQL 15: the same
+# test functions that run on SQLite, with LV_TEST_STORE_URI pointing at an
+# empty database. Also checks what only a
 # real server shows: the daemon's profile commands on a PostgreSQL store, the
 # tables and types the migration made, and a clear error (without the
 # password) once the server is gone.
@@ -14,6 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${LV_BUILD_DIR:?set LV_BUILD_DIR to the build directory}"
 test_store=$LV_BUILD_DIR/tests/test_store
 [[ -x $test_store ]] || fail "no $test_store: build first"
+test_cache_store=$LV_BUILD_DIR/tests/test_cache_store
+[[ -x $test_cache_store ]] || fail "no $test_cache_store: build first"
 if ! pg_available; then
     echo "SKIP: no private PostgreSQL 15 here"
     exit 77
@@ -48,6 +51,20 @@ skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test(s), listed below:$/\1/p' "$d
 }
 pass "test_store on PostgreSQL: $ran tests, $((ran - skipped)) passed, $skipped SQLite-only skipped"
 
+# The pubsub cache: every test runs on PostgreSQL too (none is SQLite-only).
+if ! LV_TEST_STORE_URI=$uri CMOCKA_MESSAGE_OUTPUT=stdout "$test_cache_store" \
+    >"$dir/test_cache_store.out" 2>&1; then
+    cat "$dir/test_cache_store.out" >&2
+    log_tail "$dir/pg/postgres.log"
+    fail "test_cache_store against $uri"
+fi
+ran=$(sed -n 's/^\[==========\] \([0-9]*\) test(s) run\.$/\1/p' "$dir/test_cache_store.out")
+! grep -q "SKIPPED" "$dir/test_cache_store.out" || {
+    cat "$dir/test_cache_store.out" >&2
+    fail "test_cache_store skipped tests on PostgreSQL"
+}
+pass "test_cache_store on PostgreSQL: $ran tests passed"
+
 # The daemon's admin commands on a PostgreSQL store, from an empty schema:
 # what a user of `[storage] uri = postgresql://...` sees. The URI carries a
 # password (trust authentication ignores it) that no message may show.
@@ -80,9 +97,26 @@ schema_version.applied_at:bigint
 settings.default_profile_id:bigint"
 [[ $types == "$want" ]] || fail "column types: $types"
 rules=$(pg_psql "$dir/pg" lvtest -At -c "SELECT conrelid::regclass::text || ':' || confdeltype::text
-    FROM pg_constraint WHERE contype = 'f' ORDER BY 1") || fail "psql"
-[[ $rules == $'param_ind:c\nprivate_ind:c\nsettings:n' ]] || fail "foreign keys: $rules"
-pass "schema: BIGINT ids, ON DELETE CASCADE for params/privates, SET NULL for the default"
+    FROM pg_constraint WHERE contype = 'f' ORDER BY conrelid::regclass::text COLLATE \"C\"") || fail "psql"
+want=$'param_ind:c\nprivate_ind:c\npubsub_item_tags:c\npubsub_items:c\npubsub_nodes:c\nsettings:n'
+[[ $rules == "$want" ]] || fail "foreign keys: $rules"
+pass "schema: BIGINT ids, ON DELETE CASCADE for params/privates/cache, SET NULL for the default"
+
+types=$(pg_psql "$dir/pg" lvtest -At -c "SELECT table_name || '.' || column_name || ':' || data_type
+    FROM information_schema.columns WHERE table_schema = 'public'
+    AND (table_name, column_name) IN (('pubsub_items', 'id'), ('pubsub_items', 'created'),
+        ('pubsub_items', 'parsed'), ('pubsub_items', 'tsv'), ('pubsub_nodes', 'subscribed'))
+    ORDER BY table_name::text COLLATE \"C\", column_name::text COLLATE \"C\"") || fail "psql"
+want="pubsub_items.created:double precision
+pubsub_items.id:bigint
+pubsub_items.parsed:jsonb
+pubsub_items.tsv:tsvector
+pubsub_nodes.subscribed:boolean"
+[[ $types == "$want" ]] || fail "cache column types: $types"
+accents=$(pg_psql "$dir/pg" lvtest -At -c "SELECT to_tsvector('simple', lv_unaccent('Café'))
+    @@ to_tsquery('simple', lv_unaccent('cafe'))") || fail "psql"
+[[ $accents == t ]] || fail "lv_unaccent does not remove accents (no unaccent extension?)"
+pass "cache schema: jsonb, tsvector, DOUBLE PRECISION times; unaccent in use"
 
 # A server that goes away: the next command says where and why, at once,
 # without the password.

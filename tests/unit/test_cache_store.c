@@ -1,15 +1,29 @@
-/* Unit tests of the pubsub cache storage (lv_store_cache) over SQLite: the
- * migration, nodes and sync states, item upserts and orders, RSM-like
- * paging, deletes and cascades, search (every operator, full text, errors),
- * categories, purges. Each test gets a fresh database file so that raw
- * sqlite3 calls can check what the interface cannot show (the FTS index
- * after cascades, rows left behind). */
+/* Unit tests of the pubsub cache storage (lv_store_cache): the migration,
+ * nodes and sync states, item upserts and orders, RSM-like paging, deletes
+ * and cascades, search (every operator, full text, errors), categories,
+ * purges. Each test gets a fresh database so that raw sqlite3/libpq calls
+ * can check what the interface cannot show (the text index after cascades,
+ * rows left behind).
+ *
+ * The same tests run over both backends: SQLite by default, PostgreSQL when
+ * LV_TEST_STORE_URI names a database (tests/integration/store_postgres.sh
+ * sets it), as in test_store.c: on PostgreSQL every test starts from an
+ * empty schema. What the backends agree on is asserted alike; where they
+ * legitimately differ, the tests assert only the common part:
+ *   - rank values: FTS5's bm25 on SQLite, -ts_rank_cd on PostgreSQL; both
+ *     are lower for better matches, so orders agree, not numbers;
+ *   - the text index: an FTS5 table checked with 'integrity-check' on
+ *     SQLite, a generated tsvector column (checked against its expression)
+ *     on PostgreSQL;
+ *   - node extra data is jsonb on PostgreSQL, returned normalized ("{"k":1}"
+ *     reads back as "{"k": 1}", which is how the test writes it). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +32,16 @@
 #include <unistd.h>
 
 #include "core/lv_buf.h"
+#include "core/lv_log.h"
 #include "core/lv_mem.h"
 #include "store/lv_migration.h"
 #include "store/lv_store.h"
 #include "store/lv_store_backend.h"
 #include "store/lv_store_cache.h"
+#include "store/postgres/lv_store_postgres.h"
+
+/* The PostgreSQL database under test, or NULL for SQLite. */
+static const char *pg_uri;
 
 /* ---- fixture --------------------------------------------------------------- */
 
@@ -39,16 +58,49 @@ static void remove_suffixed(const char *path, const char *suffix)
     unlink(p);
 }
 
+static PGconn *pg_connect(void)
+{
+    PGconn *c = PQconnectdb(pg_uri);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect %s: %s", pg_uri, PQerrorMessage(c));
+    return c;
+}
+
+static void pg_exec(const char *sql)
+{
+    PGconn *c = pg_connect();
+    PGresult *res = PQexec(c, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+    PQfinish(c);
+}
+
+/* Empties the PostgreSQL database: what a new SQLite file is to SQLite. */
+static void pg_reset(void)
+{
+    pg_exec("SET client_min_messages = warning; DROP SCHEMA public CASCADE; "
+            "CREATE SCHEMA public");
+}
+
 static int setup(void **state)
 {
     struct fx *f = lv_xcalloc(1, sizeof(*f));
     const char *base = getenv("TMPDIR");
-    snprintf(f->dir, sizeof(f->dir), "%s/lv_cache_XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(f->dir))
+    if (pg_uri) {
+        pg_reset();
+        snprintf(f->path, sizeof(f->path), "%s", pg_uri);
+    } else {
+        snprintf(f->dir, sizeof(f->dir), "%s/lv_cache_XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(f->dir))
+            return -1;
+        snprintf(f->path, sizeof(f->path), "%s/libervia.db", f->dir);
+    }
+    struct lv_error err = {0};
+    if (lv_store_open(f->path, &f->st, &err) != 0) {
+        print_error("open: %s\n", err.msg);
         return -1;
-    snprintf(f->path, sizeof(f->path), "%s/libervia.db", f->dir);
-    if (lv_store_open(f->path, &f->st, NULL) != 0)
-        return -1;
+    }
     if (lv_store_profile_create(f->st, "alice", NULL, NULL) != 0 ||
         lv_store_profile_create(f->st, "bob", NULL, NULL) != 0)
         return -1;
@@ -60,16 +112,28 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     lv_store_close(f->st);
-    remove_suffixed(f->path, "");
-    remove_suffixed(f->path, "-wal");
-    remove_suffixed(f->path, "-shm");
-    rmdir(f->dir);
+    if (!pg_uri) {
+        remove_suffixed(f->path, "");
+        remove_suffixed(f->path, "-wal");
+        remove_suffixed(f->path, "-shm");
+        rmdir(f->dir);
+    }
     free(f);
     return 0;
 }
 
 static int64_t raw_int(const char *path, const char *sql)
 {
+    if (pg_uri) {
+        PGconn *c = pg_connect();
+        PGresult *res = PQexec(c, sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+            fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+        int64_t v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        PQclear(res);
+        PQfinish(c);
+        return v;
+    }
     sqlite3 *db = NULL;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -85,6 +149,13 @@ static int64_t raw_int(const char *path, const char *sql)
  * otherwise). */
 static void assert_fts_consistent(const char *path)
 {
+    if (pg_uri) {
+        /* A generated column: every row's tsvector is its expression's. */
+        assert_int_equal(raw_int(path, "SELECT count(*) FROM pubsub_items WHERE tsv IS DISTINCT "
+                                       "FROM to_tsvector('simple', lv_unaccent(text))"),
+                         0);
+        return;
+    }
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     int rc = sqlite3_exec(db,
@@ -195,7 +266,8 @@ static void expect_inval(struct lv_store *st, const char *query, const char *fra
     if (!strstr(err.msg, fragment))
         fail_msg("search %s: message \"%s\" lacks \"%s\"", query, err.msg, fragment);
     /* Nothing of the SQL behind reaches the user. */
-    const char *leaks[] = {"SELECT", "pubsub_items", "json_extract", "fts5", "sqlite"};
+    const char *leaks[] = {"SELECT", "pubsub_items", "json_extract", "fts5",
+                           "sqlite", "tsquery",      "jsonb",        "$1"};
     for (size_t i = 0; i < LV_ARRAY_LEN(leaks); i++)
         if (strstr(err.msg, leaks[i]))
             fail_msg("message \"%s\" leaks \"%s\"", err.msg, leaks[i]);
@@ -257,22 +329,30 @@ static void test_migration_on_top_of_init(void **state)
 {
     struct fx *f = *state;
     lv_store_close(f->st);
-    remove_suffixed(f->path, "");
-    remove_suffixed(f->path, "-wal");
-    remove_suffixed(f->path, "-shm");
 
     /* A database at version 1 with a profile, as an older build left it. */
     void *be_state = NULL;
-    assert_int_equal(lv_store_sqlite_open_with(f->path, lv_sqlite_migrations, 1, &be_state, NULL),
-                     0);
-    lv_store_sqlite_backend.close(be_state);
+    if (pg_uri) {
+        pg_reset();
+        assert_int_equal(
+            lv_store_postgres_open_with(f->path, lv_postgres_migrations, 1, &be_state, NULL), 0);
+        lv_store_postgres_backend.close(be_state);
+        pg_exec("INSERT INTO profiles (name, created) VALUES ('carol', 0)");
+    } else {
+        remove_suffixed(f->path, "");
+        remove_suffixed(f->path, "-wal");
+        remove_suffixed(f->path, "-shm");
+        assert_int_equal(
+            lv_store_sqlite_open_with(f->path, lv_sqlite_migrations, 1, &be_state, NULL), 0);
+        lv_store_sqlite_backend.close(be_state);
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(
+            sqlite3_exec(db, "INSERT INTO profiles (name, created) VALUES ('carol', 0)", 0, 0, 0),
+            SQLITE_OK);
+        sqlite3_close(db);
+    }
     assert_int_equal(raw_int(f->path, "SELECT max(version) FROM schema_version"), 1);
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(
-        sqlite3_exec(db, "INSERT INTO profiles (name, created) VALUES ('carol', 0)", 0, 0, 0),
-        SQLITE_OK);
-    sqlite3_close(db);
 
     assert_int_equal(lv_store_open(f->path, &f->st, NULL), 0);
     int v = 0;
@@ -281,10 +361,16 @@ static void test_migration_on_top_of_init(void **state)
     int64_t n = node(f->st, "carol", "pubsub.example.org", "blog", "blog", NULL);
     put(f->st, n, "p1", "{\"title\": \"hello\"}", 100);
     expect_ids(f->st, "{\"fts\": \"hello\"}", "p1");
-    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                      "('pubsub_nodes', 'pubsub_items', 'pubsub_items_fts', "
-                                      "'pubsub_item_tags')"),
-                     4);
+    if (pg_uri)
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                          "'public' AND tablename IN ('pubsub_nodes', "
+                                          "'pubsub_items', 'pubsub_item_tags')"),
+                         3);
+    else
+        assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                          "('pubsub_nodes', 'pubsub_items', 'pubsub_items_fts', "
+                                          "'pubsub_item_tags')"),
+                         4);
 }
 
 /* ---- nodes ----------------------------------------------------------------- */
@@ -834,6 +920,26 @@ static void test_fts(void **state)
     expect_ids(f->st, "{\"fts\": \"\\\"tea time\\\"\"}", "p2");
     expect_ids(f->st, "{\"fts\": \"zeb*\"}", "p5");
     expect_ids(f->st, "{\"fts\": \"cafe NOT noir\"}", "p1");
+    /* The same syntax means the same on PostgreSQL, which parses it itself:
+     * precedence (NOT > AND > OR), "+" phrases, the "text" column filter,
+     * NEAR groups. */
+    const char *by_id = "\"order_by\": [{\"order\": \"item_id\"}]";
+    static const struct {
+        const char *fts, *ids;
+    } syntax[] = {
+        {"cafe noir OR tea", "p2,p3"},
+        {"(cafe OR tea) NOT noir", "p1,p2"},
+        {"tea + time", "p2"},
+        {"caf* AND emile", "p1,p3"},
+        {"text:zebras", "p5"},
+        {"NEAR(cafe noir)", "p3"},
+        {"NEAR(noir cafe, 5) OR zeb*", "p3,p5"},
+    };
+    for (size_t i = 0; i < LV_ARRAY_LEN(syntax); i++) {
+        char *q = lv_xasprintf("{\"fts\": \"%s\", %s}", syntax[i].fts, by_id);
+        expect_ids(f->st, q, syntax[i].ids);
+        free(q);
+    }
     /* Combined with filters. */
     expect_ids(f->st,
                "{\"fts\": \"cafe\", \"parsed\": [{\"path\": [\"tags\"], \"op\": \"overlap\", "
@@ -1055,6 +1161,15 @@ static void test_purge_filters(void **state)
 
 int main(void)
 {
+    lv_log_set_level(LV_LOG_WARN); /* keep "applied migration" lines out of the output */
+    pg_uri = getenv("LV_TEST_STORE_URI");
+    if (pg_uri && !*pg_uri)
+        pg_uri = NULL;
+    if (pg_uri && strncmp(pg_uri, "postgresql://", 13) != 0 &&
+        strncmp(pg_uri, "postgres://", 11) != 0) {
+        fprintf(stderr, "LV_TEST_STORE_URI must be a postgresql:// URI\n");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migration_on_top_of_init, setup, teardown),
         cmocka_unit_test_setup_teardown(test_node_ensure_get, setup, teardown),

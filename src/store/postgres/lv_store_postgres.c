@@ -19,6 +19,7 @@
 #include "core/lv_buf.h"
 #include "core/lv_log.h"
 #include "core/lv_mem.h"
+#include "store/postgres/lv_store_postgres_priv.h"
 
 struct pg {
     PGconn *conn;
@@ -259,6 +260,16 @@ static int exec(struct pg *p, const char *sql, const char *what, struct lv_error
         return fail(p, res, what, err);
     PQclear(res);
     return 0;
+}
+
+PGresult *lv_store_postgres_query(void *state, const char *sql, int n, const char *const *params)
+{
+    return query(state, sql, n, params);
+}
+
+int lv_store_postgres_fail(void *state, PGresult *res, const char *what, struct lv_error *err)
+{
+    return fail(state, res, what, err);
 }
 
 /* ---- migrations ------------------------------------------------------------ */
@@ -763,8 +774,7 @@ static int pg_private_set(void *state, const char *profile, const char *ns, cons
     return kv_set(state, t, profile, ns, key, value, err);
 }
 
-/* The pubsub cache is not implemented here yet: cache stays NULL, and the
- * dispatch (lv_store_cache.c) answers LV_ERR_CONFIG for it. */
+/* The pubsub cache's operations are in lv_store_postgres_cache.c. */
 const struct lv_store_backend lv_store_postgres_backend = {
     .name = "PostgreSQL",
     .open = pg_open,
@@ -780,4 +790,5 @@ const struct lv_store_backend lv_store_postgres_backend = {
     .param_set = pg_param_set,
     .private_get = pg_private_get,
     .private_set = pg_private_set,
+    .cache = &lv_store_postgres_cache_backend,
 };
