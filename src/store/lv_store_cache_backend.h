@@ -130,4 +130,31 @@ struct lv_store_cache_backend {
     int (*stats)(void *state, struct lv_store_cache_stats *out, struct lv_error *err);
 };
 
+/* ---- helpers shared by the backends (lv_store_cache_query.c) ---- */
+
+/* NFC + Unicode case folding, so that "É" (either composition) and "é"
+ * compare equal; every backend folds tags the same way, so their searches
+ * agree. Invalid UTF-8 is kept as is. Caller frees. */
+char *lv_cq_fold(const char *s, size_t len);
+/* lv_cq_fold() of each string of a JSON array. New reference. */
+json_t *lv_cq_fold_list(const json_t *list);
+/* True when path is the single key "key". */
+bool lv_cq_path_is(const json_t *path, const char *key);
+/* True when v is a number, or an array of numbers only. */
+bool lv_cq_all_numbers(const json_t *v);
+/* True when every element of the array v is a string. */
+bool lv_cq_all_strings(const json_t *v);
+/* True when the query filters on nodes (profiles, services, nodes, types,
+ * subtypes). */
+bool lv_cq_any_node_filter(const struct lv_store_cache_query *cq);
+/* True when the query is ordered by rank only. */
+bool lv_cq_only_rank_order(const struct lv_store_cache_query *cq);
+/* ioverlap / idisjoint; disjoint / idisjoint. */
+bool lv_cq_is_ci_set(enum lv_store_cache_op op);
+bool lv_cq_is_negated_set(enum lv_store_cache_op op);
+/* The sync state named s (lv_store_cache_sync_name()), NONE if unknown. */
+enum lv_store_cache_sync lv_cq_sync_parse(const char *s);
+/* The current time, Unix seconds. */
+double lv_cq_now(void);
+
 #endif

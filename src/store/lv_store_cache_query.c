@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <utf8proc.h>
 
 #include "core/lv_mem.h"
 #include "store/lv_store_cache_backend.h"
@@ -426,4 +428,101 @@ int lv_store_cache_query_parse(json_t *q, struct lv_store_cache_query *out, stru
             return rc;
     }
     return finish(out, err);
+}
+
+/* ---- helpers shared by the backends ---- */
+
+char *lv_cq_fold(const char *s, size_t len)
+{
+    utf8proc_uint8_t *out = NULL;
+    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &out,
+                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
+    if (n < 0) {
+        free(out);
+        return lv_xstrndup(s, len);
+    }
+    return (char *)out;
+}
+
+json_t *lv_cq_fold_list(const json_t *list)
+{
+    json_t *out = json_array(), *e;
+    size_t i;
+    json_array_foreach(list, i, e)
+    {
+        char *f = lv_cq_fold(json_string_value(e), json_string_length(e));
+        json_array_append_new(out, json_string(f));
+        free(f);
+    }
+    return out;
+}
+
+bool lv_cq_path_is(const json_t *path, const char *key)
+{
+    return json_array_size(path) == 1 && json_is_string(json_array_get(path, 0)) &&
+           strcmp(json_string_value(json_array_get(path, 0)), key) == 0;
+}
+
+bool lv_cq_all_numbers(const json_t *v)
+{
+    size_t i;
+    const json_t *e;
+    if (!json_is_array(v))
+        return json_is_number(v);
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_number(e))
+            return false;
+    }
+    return true;
+}
+
+bool lv_cq_all_strings(const json_t *v)
+{
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            return false;
+    }
+    return true;
+}
+
+bool lv_cq_any_node_filter(const struct lv_store_cache_query *cq)
+{
+    return cq->profiles || cq->services || cq->nodes || cq->types || cq->subtypes;
+}
+
+bool lv_cq_only_rank_order(const struct lv_store_cache_query *cq)
+{
+    for (size_t i = 0; i < cq->n_sorts; i++)
+        if (cq->sorts[i].key != LV_CQ_BY_RANK)
+            return false;
+    return true;
+}
+
+bool lv_cq_is_ci_set(enum lv_store_cache_op op)
+{
+    return op == LV_CQ_IOVERLAP || op == LV_CQ_IDISJOINT;
+}
+
+bool lv_cq_is_negated_set(enum lv_store_cache_op op)
+{
+    return op == LV_CQ_DISJOINT || op == LV_CQ_IDISJOINT;
+}
+
+enum lv_store_cache_sync lv_cq_sync_parse(const char *s)
+{
+    for (int i = LV_STORE_CACHE_SYNC_IN_PROGRESS; s && i <= LV_STORE_CACHE_SYNC_ERROR; i++)
+        if (strcmp(s, lv_store_cache_sync_name(i)) == 0)
+            return i;
+    return LV_STORE_CACHE_SYNC_NONE;
+}
+
+double lv_cq_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <utf8proc.h>
 
 #include "core/lv_buf.h"
@@ -34,27 +33,6 @@
 #include "store/postgres/lv_store_postgres_priv.h"
 
 /* ---- values ---------------------------------------------------------------- */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* NFC + Unicode case folding, exactly as the SQLite backend folds tags.
- * Caller frees. */
-static char *fold(const char *s, size_t len)
-{
-    utf8proc_uint8_t *out = NULL;
-    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &out,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
-    if (n < 0) {
-        free(out);
-        return lv_xstrndup(s, len);
-    }
-    return (char *)out;
-}
 
 static char *fmt_int(int64_t v)
 {
@@ -110,19 +88,6 @@ static char *path_array(const json_t *path)
     }
     char *out = text_array(a);
     json_decref(a);
-    return out;
-}
-
-static json_t *fold_list(const json_t *list)
-{
-    json_t *out = json_array(), *e;
-    size_t i;
-    json_array_foreach(list, i, e)
-    {
-        char *f = fold(json_string_value(e), json_string_length(e));
-        json_array_append_new(out, json_string(f));
-        free(f);
-    }
     return out;
 }
 
@@ -344,14 +309,6 @@ static void q_node_filter(struct sqlq *q, const struct lv_store_cache_node_filte
     "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra::text"
 #define NODE_FROM " FROM pubsub_nodes AS n JOIN profiles AS p ON p.id = n.profile_id"
 
-static enum lv_store_cache_sync sync_from_text(const char *s)
-{
-    for (int i = LV_STORE_CACHE_SYNC_IN_PROGRESS; s && i <= LV_STORE_CACHE_SYNC_ERROR; i++)
-        if (strcmp(s, lv_store_cache_sync_name(i)) == 0)
-            return i;
-    return LV_STORE_CACHE_SYNC_NONE;
-}
-
 static void row_to_node(const PGresult *res, int r, struct lv_store_cache_node *n)
 {
     n->id = col_int(res, r, 0);
@@ -363,7 +320,7 @@ static void row_to_node(const PGresult *res, int r, struct lv_store_cache_node *
     n->type = col_dup(res, r, 6);
     n->subtype = col_dup(res, r, 7);
     n->sync_state =
-        PQgetisnull(res, r, 8) ? LV_STORE_CACHE_SYNC_NONE : sync_from_text(PQgetvalue(res, r, 8));
+        PQgetisnull(res, r, 8) ? LV_STORE_CACHE_SYNC_NONE : lv_cq_sync_parse(PQgetvalue(res, r, 8));
     n->sync_state_updated = col_time(res, r, 9);
     n->sync_error = col_dup(res, r, 10);
     n->sync_retry_at = col_time(res, r, 11);
@@ -444,7 +401,7 @@ static int pg_node_ensure(void *state, const char *profile, const char *service,
     q_sql(&q, ", ");
     q_str(&q, node, "");
     q_sql(&q, ", ");
-    q_take(&q, lv_xasprintf("%.17g", now()), "::float8");
+    q_take(&q, lv_xasprintf("%.17g", lv_cq_now()), "::float8");
     q_sql(&q, ", ");
     q_info(&q, info, ", ");
     q_sql(&q, ") ON CONFLICT (profile_id, service, name) DO NOTHING");
@@ -487,7 +444,7 @@ static int pg_node_set_sync(void *state, int64_t node_id, enum lv_store_cache_sy
     q_sql(&q, "UPDATE pubsub_nodes SET sync_state = ");
     q_str(&q, sync == LV_STORE_CACHE_SYNC_NONE ? NULL : lv_store_cache_sync_name(sync), "::text");
     q_sql(&q, ", sync_state_updated = ");
-    q_take(&q, lv_xasprintf("%.17g", now()), "::float8");
+    q_take(&q, lv_xasprintf("%.17g", lv_cq_now()), "::float8");
     q_sql(&q, ", sync_error = ");
     q_str(&q, error, "::text");
     q_sql(&q, ", sync_retry_at = ");
@@ -594,7 +551,7 @@ static json_t *tag_pairs(const json_t *parsed)
         size_t len = json_string_length(t);
         if (!json_is_string(t) || len == 0)
             continue;
-        char *f = fold(json_string_value(t), len);
+        char *f = lv_cq_fold(json_string_value(t), len);
         json_array_append_new(pairs, json_pack("[O, s]", t, f));
         free(f);
     }
@@ -656,7 +613,7 @@ static int write_item(void *state, int64_t node_id, const char *ts,
 static int upsert_all(void *state, int64_t node_id, const struct lv_store_cache_item *items,
                       size_t n, struct lv_error *err)
 {
-    char *ts = lv_xasprintf("%.17g", now());
+    char *ts = lv_xasprintf("%.17g", lv_cq_now());
     int rc = node_exists(state, node_id, err);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = write_item(state, node_id, ts, &items[i], err);
@@ -1216,38 +1173,6 @@ struct plan {
     int64_t min_id; /* the rank window's oldest match; 0: none */
 };
 
-static bool path_is(const json_t *path, const char *key)
-{
-    return json_array_size(path) == 1 && json_is_string(json_array_get(path, 0)) &&
-           strcmp(json_string_value(json_array_get(path, 0)), key) == 0;
-}
-
-static bool all_numbers(const json_t *v)
-{
-    size_t i;
-    const json_t *e;
-    if (!json_is_array(v))
-        return json_is_number(v);
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_number(e))
-            return false;
-    }
-    return true;
-}
-
-static bool all_strings(const json_t *v)
-{
-    size_t i;
-    const json_t *e;
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_string(e))
-            return false;
-    }
-    return true;
-}
-
 /* "(i.parsed #> $n::text[])": the jsonb at path, SQL NULL when missing. */
 static void q_value(struct sqlq *q, const json_t *path)
 {
@@ -1266,11 +1191,11 @@ static void q_value_text(struct sqlq *q, const json_t *path)
  * indexed: numeric tests on them use the columns, as on SQLite. */
 static const char *date_column(const struct lv_store_cache_cond *c)
 {
-    if (!all_numbers(c->value))
+    if (!lv_cq_all_numbers(c->value))
         return NULL;
-    if (path_is(c->path, "published"))
+    if (lv_cq_path_is(c->path, "published"))
         return "i.published";
-    if (path_is(c->path, "updated"))
+    if (lv_cq_path_is(c->path, "updated"))
         return "i.updated";
     return NULL;
 }
@@ -1395,26 +1320,16 @@ static void q_like(struct sqlq *q, const struct lv_store_cache_cond *c)
     q_sql(q, ci ? ", NFC)) ESCAPE '\\'" : ") ESCAPE '\\'");
 }
 
-static bool is_ci_set(enum lv_store_cache_op op)
-{
-    return op == LV_CQ_IOVERLAP || op == LV_CQ_IDISJOINT;
-}
-
-static bool is_negated_set(enum lv_store_cache_op op)
-{
-    return op == LV_CQ_DISJOINT || op == LV_CQ_IDISJOINT;
-}
-
 /* overlap/disjoint of strings on ["tags"]: the tag table, by folded tag
  * (its index), then by exact spelling for the case-sensitive operators. */
 static void q_tags(struct sqlq *q, const struct lv_store_cache_cond *c)
 {
-    q_sql(q, is_negated_set(c->op) ? "NOT EXISTS" : "EXISTS");
+    q_sql(q, lv_cq_is_negated_set(c->op) ? "NOT EXISTS" : "EXISTS");
     q_sql(q, " (SELECT 1 FROM pubsub_item_tags AS t WHERE t.item_id = i.id AND t.tag_norm = ANY(");
-    json_t *folded = fold_list(c->value);
+    json_t *folded = lv_cq_fold_list(c->value);
     q_take(q, text_array(folded), "::text[])");
     json_decref(folded);
-    if (!is_ci_set(c->op)) {
+    if (!lv_cq_is_ci_set(c->op)) {
         q_sql(q, " AND t.tag = ANY(");
         q_take(q, text_array(c->value), "::text[])");
     }
@@ -1425,8 +1340,8 @@ static void q_tags(struct sqlq *q, const struct lv_store_cache_cond *c)
  * against the list. A missing field has no element that can match. */
 static void q_set(struct sqlq *q, const struct lv_store_cache_cond *c)
 {
-    bool ci = is_ci_set(c->op);
-    q_sql(q, is_negated_set(c->op) ? "NOT EXISTS" : "EXISTS");
+    bool ci = lv_cq_is_ci_set(c->op);
+    q_sql(q, lv_cq_is_negated_set(c->op) ? "NOT EXISTS" : "EXISTS");
     q_sql(q, " (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof");
     q_value(q, c->path);
     q_sql(q, " WHEN 'array' THEN ");
@@ -1469,7 +1384,7 @@ static void q_cond(struct sqlq *q, const struct lv_store_cache_cond *c)
         q_like(q, c);
         break;
     default:
-        if (c->op >= LV_CQ_OVERLAP && path_is(c->path, "tags") && all_strings(c->value))
+        if (c->op >= LV_CQ_OVERLAP && lv_cq_path_is(c->path, "tags") && lv_cq_all_strings(c->value))
             q_tags(q, c);
         else
             q_set(q, c);
@@ -1571,19 +1486,6 @@ static void q_search(struct sqlq *q, const struct plan *pl)
     q_int(q, cq->limit);
     q_sql(q, " OFFSET ");
     q_int(q, cq->index);
-}
-
-static bool any_node_filter(const struct lv_store_cache_query *cq)
-{
-    return cq->profiles || cq->services || cq->nodes || cq->types || cq->subtypes;
-}
-
-static bool only_rank_order(const struct lv_store_cache_query *cq)
-{
-    for (size_t i = 0; i < cq->n_sorts; i++)
-        if (cq->sorts[i].key != LV_CQ_BY_RANK)
-            return false;
-    return true;
 }
 
 /* As on SQLite: a search ordered by rank alone, without other filters,
@@ -1704,7 +1606,8 @@ static int search_tx(struct plan *pl, json_t *out, struct lv_error *err)
     size_t n = 0;
     const struct lv_store_cache_query *cq = pl->cq;
     int rc = 0;
-    bool items = !cq->fts || pl->nodes || cq->names || cq->n_conds > 0 || !only_rank_order(cq);
+    bool items =
+        !cq->fts || pl->nodes || cq->names || cq->n_conds > 0 || !lv_cq_only_rank_order(cq);
     if (cq->fts && !items)
         rc = plan_window(pl, err);
     if (rc == 0)
@@ -1721,7 +1624,7 @@ static int search_tx(struct plan *pl, json_t *out, struct lv_error *err)
 static int pg_search(void *state, const struct lv_store_cache_query *cq, json_t **results,
                      struct lv_error *err)
 {
-    struct plan pl = {.state = state, .cq = cq, .nodes = any_node_filter(cq)};
+    struct plan pl = {.state = state, .cq = cq, .nodes = lv_cq_any_node_filter(cq)};
     int rc = cq->fts ? fts_to_tsquery(cq->fts, &pl.tsquery, err) : 0;
     if (rc != 0)
         return rc;

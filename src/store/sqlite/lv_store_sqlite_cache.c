@@ -14,8 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <utf8proc.h>
 
 #include "core/lv_buf.h"
 #include "core/lv_log.h"
@@ -118,29 +116,7 @@ static void bind_time(sqlite3_stmt *st, int i, double t)
         sqlite3_bind_double(st, i, t);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- case folding, patterns ------------------------------------------------ */
-
-/* NFC + Unicode case folding, so that "É" (either composition) and "é"
- * compare equal. Invalid UTF-8 is kept as is: it can only equal itself.
- * Caller frees. */
-static char *fold(const char *s, size_t len)
-{
-    utf8proc_uint8_t *out = NULL;
-    utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &out,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD);
-    if (n < 0) {
-        free(out);
-        return lv_xstrndup(s, len);
-    }
-    return (char *)out;
-}
 
 static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
@@ -153,7 +129,7 @@ static void sql_fold(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         sqlite3_result_error_nomem(ctx);
         return;
     }
-    char *f = fold(s, (size_t)sqlite3_value_bytes(argv[0]));
+    char *f = lv_cq_fold(s, (size_t)sqlite3_value_bytes(argv[0]));
     sqlite3_result_text(ctx, f, -1, free);
 }
 
@@ -346,14 +322,6 @@ static void q_node_filter(struct sqlq *q, const struct lv_store_cache_node_filte
     "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra"
 #define NODE_FROM " FROM pubsub_nodes AS n JOIN profiles AS p ON p.id = n.profile_id"
 
-static enum lv_store_cache_sync sync_from_text(const char *s)
-{
-    for (int i = LV_STORE_CACHE_SYNC_IN_PROGRESS; s && i <= LV_STORE_CACHE_SYNC_ERROR; i++)
-        if (strcmp(s, lv_store_cache_sync_name(i)) == 0)
-            return i;
-    return LV_STORE_CACHE_SYNC_NONE;
-}
-
 static void row_to_node(sqlite3_stmt *st, struct lv_store_cache_node *n)
 {
     n->id = sqlite3_column_int64(st, 0);
@@ -364,7 +332,7 @@ static void row_to_node(sqlite3_stmt *st, struct lv_store_cache_node *n)
     n->analyser = col_dup(st, 5);
     n->type = col_dup(st, 6);
     n->subtype = col_dup(st, 7);
-    n->sync_state = sync_from_text((const char *)sqlite3_column_text(st, 8));
+    n->sync_state = lv_cq_sync_parse((const char *)sqlite3_column_text(st, 8));
     n->sync_state_updated = col_time(st, 9);
     n->sync_error = col_dup(st, 10);
     n->sync_retry_at = col_time(st, 11);
@@ -439,7 +407,7 @@ static int node_insert(sqlite3 *db, int64_t pid, const char *service, const char
     sqlite3_bind_int64(st, 1, pid);
     sqlite3_bind_text(st, 2, service, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, node, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 4, now());
+    sqlite3_bind_double(st, 4, lv_cq_now());
     bind_info(st, info);
     rc = run(db, st, "caching a node", err);
     *created = rc == 0 && sqlite3_changes(db) == 1;
@@ -502,7 +470,7 @@ static int sq_node_set_sync(void *state, int64_t node_id, enum lv_store_cache_sy
         sqlite3_bind_null(st, 2);
     else
         sqlite3_bind_text(st, 2, lv_store_cache_sync_name(sync), -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 3, now());
+    sqlite3_bind_double(st, 3, lv_cq_now());
     sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
     bind_time(st, 5, retry_at);
     return node_write(db, st, node_id, "setting a sync state", err);
@@ -649,7 +617,7 @@ static int write_tag(struct upsert *u, int64_t item_id, const json_t *tag, struc
     size_t len = json_string_length(tag);
     if (!s || len == 0)
         return 0; /* only non-empty strings are tags */
-    char *norm = fold(s, len);
+    char *norm = lv_cq_fold(s, len);
     sqlite3_bind_int64(u->tag, 1, item_id);
     sqlite3_bind_int64(u->tag, 2, u->node_id);
     sqlite3_bind_text(u->tag, 3, s, (int)len, SQLITE_STATIC);
@@ -729,7 +697,7 @@ static int upsert_all(struct upsert *u, const struct lv_store_cache_item *items,
 static int sq_items_upsert(void *state, int64_t node_id, const struct lv_store_cache_item *items,
                            size_t n, struct lv_error *err)
 {
-    struct upsert u = {lv_store_sqlite_db(state), node_id, now(), NULL, NULL, NULL};
+    struct upsert u = {lv_store_sqlite_db(state), node_id, lv_cq_now(), NULL, NULL, NULL};
     int rc = exec(u.db, "BEGIN IMMEDIATE", "caching items", err);
     return rc != 0 ? rc : finish_tx(u.db, upsert_all(&u, items, n, err), err);
 }
@@ -1044,65 +1012,10 @@ struct plan {
     int64_t min_rowid; /* the rank window's oldest match (plan_window); 0: none */
 };
 
-static bool path_is(const json_t *path, const char *key)
-{
-    return json_array_size(path) == 1 && json_is_string(json_array_get(path, 0)) &&
-           strcmp(json_string_value(json_array_get(path, 0)), key) == 0;
-}
-
-static bool all_numbers(const json_t *v)
-{
-    size_t i;
-    const json_t *e;
-    if (!json_is_array(v))
-        return json_is_number(v);
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_number(e))
-            return false;
-    }
-    return true;
-}
-
-static bool all_strings(const json_t *v)
-{
-    size_t i;
-    const json_t *e;
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_string(e))
-            return false;
-    }
-    return true;
-}
-
-static bool is_ci_set(enum lv_store_cache_op op)
-{
-    return op == LV_CQ_IOVERLAP || op == LV_CQ_IDISJOINT;
-}
-
-static bool is_negated_set(enum lv_store_cache_op op)
-{
-    return op == LV_CQ_DISJOINT || op == LV_CQ_IDISJOINT;
-}
-
 /* overlap/disjoint of strings on ["tags"] are answered by the tag table. */
 static bool uses_tag_table(const struct lv_store_cache_cond *c)
 {
-    return c->op >= LV_CQ_OVERLAP && path_is(c->path, "tags") && all_strings(c->value);
-}
-
-static json_t *fold_list(const json_t *list)
-{
-    json_t *out = json_array(), *e;
-    size_t i;
-    json_array_foreach(list, i, e)
-    {
-        char *f = fold(json_string_value(e), json_string_length(e));
-        json_array_append_new(out, json_string(f));
-        free(f);
-    }
-    return out;
+    return c->op >= LV_CQ_OVERLAP && lv_cq_path_is(c->path, "tags") && lv_cq_all_strings(c->value);
 }
 
 /* floor(sqrt(v)), without libm. */
@@ -1131,7 +1044,7 @@ static int tag_count(struct plan *pl, const json_t *values, int64_t cap, int64_t
                   &st, err);
     if (rc != 0)
         return rc;
-    json_t *folded = fold_list(values);
+    json_t *folded = lv_cq_fold_list(values);
     char *text = json_dumps(folded, JSON_COMPACT);
     json_decref(folded);
     sqlite3_bind_text(st, 1, text, -1, free);
@@ -1153,7 +1066,7 @@ static int plan_tags(struct plan *pl, struct lv_error *err)
         return 0;
     for (size_t i = 0; i < pl->cq->n_conds && rc == 0; i++) {
         const struct lv_store_cache_cond *c = &pl->cq->conds[i];
-        if (!uses_tag_table(c) || is_negated_set(c->op))
+        if (!uses_tag_table(c) || lv_cq_is_negated_set(c->op))
             continue;
         if (max_id == 0)
             rc = count_sql(pl->db, "SELECT coalesce(max(id), 1) FROM pubsub_items", &max_id, err);
@@ -1165,19 +1078,6 @@ static int plan_tags(struct plan *pl, struct lv_error *err)
         pl->tag_list[i] = n <= cap;
     }
     return rc;
-}
-
-static bool any_node_filter(const struct lv_store_cache_query *cq)
-{
-    return cq->profiles || cq->services || cq->nodes || cq->types || cq->subtypes;
-}
-
-static bool only_rank_order(const struct lv_store_cache_query *cq)
-{
-    for (size_t i = 0; i < cq->n_sorts; i++)
-        if (cq->sorts[i].key != LV_CQ_BY_RANK)
-            return false;
-    return true;
 }
 
 /* FTS5's bm25 reads each match's positions and length: ranking costs 1 to
@@ -1209,8 +1109,8 @@ static int plan_init(struct plan *pl, sqlite3 *db, const struct lv_store_cache_q
     memset(pl, 0, sizeof(*pl));
     pl->db = db;
     pl->cq = cq;
-    pl->nodes = any_node_filter(cq);
-    pl->items = !cq->fts || pl->nodes || cq->names || cq->n_conds > 0 || !only_rank_order(cq);
+    pl->nodes = lv_cq_any_node_filter(cq);
+    pl->items = !cq->fts || pl->nodes || cq->names || cq->n_conds > 0 || !lv_cq_only_rank_order(cq);
     int rc = plan_tags(pl, err);
     if (rc == 0 && cq->fts && !pl->items)
         rc = plan_window(pl, err);
@@ -1224,10 +1124,10 @@ static int plan_init(struct plan *pl, sqlite3 *db, const struct lv_store_cache_q
  * use the columns. */
 static void q_path_expr(struct sqlq *q, const json_t *path, const json_t *value)
 {
-    bool numeric = value && all_numbers(value);
-    if (numeric && path_is(path, "published")) {
+    bool numeric = value && lv_cq_all_numbers(value);
+    if (numeric && lv_cq_path_is(path, "published")) {
         q_sql(q, "i.published");
-    } else if (numeric && path_is(path, "updated")) {
+    } else if (numeric && lv_cq_path_is(path, "updated")) {
         q_sql(q, "i.updated");
     } else {
         q_sql(q, "json_extract(i.parsed, ");
@@ -1241,7 +1141,7 @@ static void q_path_expr(struct sqlq *q, const json_t *path, const json_t *value)
  * SQLite can then walk one index for both the filter and the order. */
 static bool is_date_test(const struct lv_store_cache_cond *c)
 {
-    return c->op != LV_CQ_NE && path_is(c->path, "published") && all_numbers(c->value);
+    return c->op != LV_CQ_NE && lv_cq_path_is(c->path, "published") && lv_cq_all_numbers(c->value);
 }
 
 static const char *const cmp_sql[] = {
@@ -1297,7 +1197,7 @@ static void q_like(struct sqlq *q, const struct lv_store_cache_cond *c)
     bool neg = c->op == LV_CQ_NOT_LIKE || c->op == LV_CQ_NOT_ILIKE;
     const char *pat = json_string_value(c->value);
     size_t len = json_string_length(c->value);
-    char *folded = ci ? fold(pat, len) : NULL;
+    char *folded = ci ? lv_cq_fold(pat, len) : NULL;
     q_sql(q, ci ? "lv_fold(" : "(");
     q_path_expr(q, c->path, NULL);
     q_sql(q, neg ? ") NOT GLOB " : ") GLOB ");
@@ -1310,16 +1210,16 @@ static void q_like(struct sqlq *q, const struct lv_store_cache_cond *c)
  * tag is rare), else as a check of each item. */
 static void q_tags(struct sqlq *q, const struct lv_store_cache_cond *c, bool drive)
 {
-    bool neg = is_negated_set(c->op);
+    bool neg = lv_cq_is_negated_set(c->op);
     if (drive)
         q_sql(q, "i.id IN (SELECT t.item_id FROM pubsub_item_tags AS t WHERE 1");
     else
         q_sql(q, neg ? "NOT EXISTS (SELECT 1 FROM pubsub_item_tags AS t WHERE t.item_id = i.id"
                      : "EXISTS (SELECT 1 FROM pubsub_item_tags AS t WHERE t.item_id = i.id");
     q_sql(q, " AND t.tag_norm IN (SELECT value FROM json_each(");
-    q_param(q, fold_list(c->value));
+    q_param(q, lv_cq_fold_list(c->value));
     q_sql(q, "))");
-    if (!is_ci_set(c->op)) {
+    if (!lv_cq_is_ci_set(c->op)) {
         q_sql(q, " AND t.tag IN (SELECT value FROM json_each(");
         q_param(q, json_incref(c->value));
         q_sql(q, "))");
@@ -1331,13 +1231,13 @@ static void q_tags(struct sqlq *q, const struct lv_store_cache_cond *c, bool dri
  * list. A missing field has no element. */
 static void q_set(struct sqlq *q, const struct lv_store_cache_cond *c)
 {
-    bool ci = is_ci_set(c->op);
-    q_sql(q, is_negated_set(c->op) ? "NOT EXISTS " : "EXISTS ");
+    bool ci = lv_cq_is_ci_set(c->op);
+    q_sql(q, lv_cq_is_negated_set(c->op) ? "NOT EXISTS " : "EXISTS ");
     q_sql(q, "(SELECT 1 FROM json_each(i.parsed, ");
     q_param_text(q, json_path(c->path));
     q_sql(q, ci ? ") AS e WHERE lv_fold(e.value) IN " : ") AS e WHERE e.value IN ");
     q_sql(q, "(SELECT value FROM json_each(");
-    q_param(q, ci ? fold_list(c->value) : json_incref(c->value));
+    q_param(q, ci ? lv_cq_fold_list(c->value) : json_incref(c->value));
     q_sql(q, ")))");
 }
 
