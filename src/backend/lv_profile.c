@@ -27,12 +27,6 @@ static const struct lv_param_def params[] = {
 
 static const char *const entry_points[] = {"ap-gateway", "file-sharing"};
 
-const struct lv_param_def *lv_profile_params(size_t *count)
-{
-    *count = LV_ARRAY_LEN(params);
-    return params;
-}
-
 bool lv_profile_entry_point_known(const char *name)
 {
     for (size_t i = 0; i < LV_ARRAY_LEN(entry_points); i++)

@@ -25,9 +25,6 @@ struct lv_param_def {
     const char *help;
 };
 
-/* The parameter table and its size. */
-const struct lv_param_def *lv_profile_params(size_t *count);
-
 /* Creates a profile: name, the JID it connects as (a component's JID for a
  * component), its XMPP password (or component secret), the component entry
  * point (NULL or "" for a client) and autoconnect_backend (-1 = leave the

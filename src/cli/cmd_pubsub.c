@@ -19,7 +19,8 @@ json_t *lv_cli_ps_params(struct lv_cli *cli)
     return lv_cli_pubsub_target(cli);
 }
 
-void lv_cli_ps_add_items_query(struct lv_cli *cli, json_t *p, long page, const char *after)
+/* Adds -i ids, or an RSM request (page size, after) from -a/-b/--index. */
+static void add_items_query(struct lv_cli *cli, json_t *p, long page, const char *after)
 {
     const char *const *ids;
     size_t n = lv_cli_values(cli, "item", &ids);
@@ -64,7 +65,7 @@ int lv_cli_ps_fetch(struct lv_cli *cli, const char *method, json_t *base, json_t
         long want = (total > 0 && total - (long)json_array_size(*items) < page)
                         ? total - (long)json_array_size(*items)
                         : page;
-        lv_cli_ps_add_items_query(cli, p, want, after);
+        add_items_query(cli, p, want, after);
         /* Services without RSM ignore its max: max_items bounds them too. */
         if (total > 0 && !json_object_get(p, "item_ids"))
             json_object_set_new(p, "max_items", json_integer(total));
@@ -105,7 +106,7 @@ int lv_cli_ps_fetch(struct lv_cli *cli, const char *method, json_t *base, json_t
 
 /* Prints "-f KEY VALUE" options as a JSON object (adding "pubsub#" unless
  * full is set). */
-json_t *lv_cli_ps_fields(struct lv_cli *cli, const char *opt, bool full)
+static json_t *fields(struct lv_cli *cli, const char *opt, bool full)
 {
     const char *const *kv;
     size_t n = lv_cli_values(cli, opt, &kv);
@@ -142,7 +143,7 @@ static int publish_stdin(struct lv_cli *cli, const char *id, bool updated)
     if (id)
         json_object_set_new(p, "item_id", json_string(id));
     if (lv_cli_given(cli, "field")) {
-        json_t *opts = lv_cli_ps_fields(cli, "field", lv_cli_flag(cli, "full-prefix"));
+        json_t *opts = fields(cli, "field", lv_cli_flag(cli, "full-prefix"));
         json_object_set_new(p, "options", opts);
     }
     json_t *res = NULL;
@@ -361,8 +362,7 @@ static int run_affiliations(struct lv_cli *cli)
 static int run_node_create(struct lv_cli *cli)
 {
     json_t *p = lv_cli_ps_params(cli);
-    json_object_set_new(p, "config",
-                        lv_cli_ps_fields(cli, "field", lv_cli_flag(cli, "full-prefix")));
+    json_object_set_new(p, "config", fields(cli, "field", lv_cli_flag(cli, "full-prefix")));
     json_t *res = NULL;
     int rc = lv_cli_call(cli, "psNodeCreate", p, &res);
     if (rc == 0)
@@ -420,7 +420,7 @@ static int run_node_info(struct lv_cli *cli)
 static int run_node_set(struct lv_cli *cli)
 {
     json_t *p = lv_cli_ps_params(cli);
-    json_t *cfg = lv_cli_ps_fields(cli, "field", lv_cli_flag(cli, "full-prefix"));
+    json_t *cfg = fields(cli, "field", lv_cli_flag(cli, "full-prefix"));
     if (!json_object_size(cfg)) {
         json_decref(cfg);
         json_decref(p);

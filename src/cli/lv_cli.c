@@ -151,11 +151,6 @@ static const struct value *lookup(const struct lv_cli *cli, const char *name)
     return NULL;
 }
 
-size_t lv_cli_nargs(const struct lv_cli *cli)
-{
-    return cli->nargs;
-}
-
 const char *lv_cli_arg(const struct lv_cli *cli, size_t i)
 {
     return i < cli->nargs ? cli->args[i] : NULL;

@@ -92,8 +92,7 @@ int lv_cli_main(int argc, char **argv);
 
 /* ---- for command handlers ---- */
 
-/* Positional arguments. */
-size_t lv_cli_nargs(const struct lv_cli *cli);
+/* Positional arguments (i from 0; NULL past the last). */
 const char *lv_cli_arg(const struct lv_cli *cli, size_t i);
 /* Option values (name = the option's name). NULL/false/0 when absent. */
 const char *lv_cli_str(const struct lv_cli *cli, const char *name);

@@ -9,14 +9,10 @@
 
 /* {service?, node?, uri?} from -s/-n/-u. New reference. */
 json_t *lv_cli_ps_params(struct lv_cli *cli);
-/* Adds -i ids, or an RSM request (page size, after) from -a/-b/--index. */
-void lv_cli_ps_add_items_query(struct lv_cli *cli, json_t *p, long page, const char *after);
 /* Fetches items with method ("psItemsGet", "mbGet") on base params (taken),
  * paging with RSM for -M/-m. *items and *last_rsm are new references. */
 int lv_cli_ps_fetch(struct lv_cli *cli, const char *method, json_t *base, json_t **items,
                     json_t **last_rsm);
-/* -f KEY VALUE pairs of option opt as {"pubsub#KEY": VALUE}. New reference. */
-json_t *lv_cli_ps_fields(struct lv_cli *cli, const char *opt, bool full);
 /* The id named by -i, or the last item's (-L), fetched with method. Caller
  * frees; NULL with *rc set on failure. */
 char *lv_cli_ps_item_id(struct lv_cli *cli, const char *method, int *rc);

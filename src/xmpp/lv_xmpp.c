@@ -1541,11 +1541,6 @@ const char *lv_xmpp_server(const struct lv_xmpp *x)
     return x->server;
 }
 
-enum lv_xmpp_kind lv_xmpp_kind(const struct lv_xmpp *x)
-{
-    return x->kind;
-}
-
 void lv_xmpp_counters(const struct lv_xmpp *x, uint64_t *in, uint64_t *out)
 {
     *in = x->in;

@@ -102,7 +102,6 @@ const struct lv_error *lv_xmpp_last_error(const struct lv_xmpp *x);
 const char *lv_xmpp_jid(const struct lv_xmpp *x);
 /* The server's domain (for a component, its parent domain). Borrowed. */
 const char *lv_xmpp_server(const struct lv_xmpp *x);
-enum lv_xmpp_kind lv_xmpp_kind(const struct lv_xmpp *x);
 /* Stanzas received and sent since creation. */
 void lv_xmpp_counters(const struct lv_xmpp *x, uint64_t *in, uint64_t *out);
 /* Milliseconds the last successful connection took, from the start of the
