@@ -447,9 +447,15 @@ void lv_xml_serialize(const struct lv_xml *x, struct lv_buf *out, const char *ct
         lv_xml_escape(out, x->text, x->text_len, false);
         return;
     }
+    /* The XML namespace cannot be declared as a default namespace; its
+     * prefix "xml" is bound in every document, so use that. */
+    bool xml_ns = x->ns && strcmp(x->ns, LV_NS_XML) == 0;
+    const char *prefix = xml_ns ? "xml:" : "";
+    const char *inner_ns = xml_ns ? ctx_ns : x->ns; /* the default namespace inside */
     lv_buf_addc(out, '<');
+    lv_buf_adds(out, prefix);
     lv_buf_adds(out, x->name);
-    if (!ns_eq(x->ns, ctx_ns)) {
+    if (!xml_ns && !ns_eq(x->ns, ctx_ns)) {
         /* xmlns='' undeclares an inherited default namespace. */
         const char *ns = x->ns ? x->ns : "";
         lv_buf_adds(out, " xmlns='");
@@ -463,8 +469,9 @@ void lv_xml_serialize(const struct lv_xml *x, struct lv_buf *out, const char *ct
     }
     lv_buf_addc(out, '>');
     for (const struct lv_xml *c = x->children; c; c = c->next)
-        lv_xml_serialize(c, out, x->ns);
+        lv_xml_serialize(c, out, inner_ns);
     lv_buf_adds(out, "</");
+    lv_buf_adds(out, prefix);
     lv_buf_adds(out, x->name);
     lv_buf_addc(out, '>');
 }
