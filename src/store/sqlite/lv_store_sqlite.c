@@ -261,8 +261,8 @@ static void sq_close(void *state)
     free(s);
 }
 
-int lv_store_sqlite_open_with(const char *path, const struct lv_migration *migs, size_t n,
-                              void **state, struct lv_error *err)
+static int open_once(const char *path, const struct lv_migration *migs, size_t n, void **state,
+                     struct lv_error *err)
 {
     struct sq *s = lv_xcalloc(1, sizeof(*s));
     *state = NULL;
@@ -281,6 +281,26 @@ int lv_store_sqlite_open_with(const char *path, const struct lv_migration *migs,
     }
     *state = s;
     return 0;
+}
+
+/* Several processes opening a new database at once (a daemon and an admin
+ * command, or several gateway processes) contend for the switch to WAL and
+ * for the first migrations; SQLite answers some of those conflicts with
+ * SQLITE_BUSY at once, without its busy handler. Such transient failures
+ * are retried with growing pauses, for up to 10 s. */
+int lv_store_sqlite_open_with(const char *path, const struct lv_migration *migs, size_t n,
+                              void **state, struct lv_error *err)
+{
+    long pause_ms = 10, waited_ms = 0;
+    for (;;) {
+        int rc = open_once(path, migs, n, state, err);
+        if (rc != LV_ERR_AGAIN || waited_ms >= 10000)
+            return rc;
+        struct timespec ts = {0, pause_ms * 1000000L};
+        nanosleep(&ts, NULL);
+        waited_ms += pause_ms;
+        pause_ms = pause_ms < 200 ? pause_ms * 2 : 200;
+    }
 }
 
 static int sq_open(const char *path, void **state, struct lv_error *err)
