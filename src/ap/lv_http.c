@@ -1280,6 +1280,21 @@ const char *lv_http_req_header(const struct lv_http_req *req, const char *name)
     return NULL;
 }
 
+size_t lv_http_req_nheaders(const struct lv_http_req *req)
+{
+    return req->nheaders;
+}
+
+bool lv_http_req_header_at(const struct lv_http_req *req, size_t i, const char **name,
+                           const char **value)
+{
+    if (i >= req->nheaders)
+        return false;
+    *name = req->headers[i].key;
+    *value = req->headers[i].value;
+    return true;
+}
+
 const char *lv_http_req_remote(const struct lv_http_req *req)
 {
     return req->remote;

@@ -137,6 +137,11 @@ const char *lv_http_req_query(const struct lv_http_req *req, const char *key);
 /* A request header by case-insensitive name; repeated fields are joined
  * with ", ". NULL when absent. */
 const char *lv_http_req_header(const struct lv_http_req *req, const char *name);
+/* Header fields in the order received (each name once: repeated fields
+ * are already joined). Field i: false when i is out of range. */
+size_t lv_http_req_nheaders(const struct lv_http_req *req);
+bool lv_http_req_header_at(const struct lv_http_req *req, size_t i, const char **name,
+                           const char **value);
 /* The client address (IP literal): the socket's peer, or with trust_proxy
  * the last hop of X-Forwarded-For (or Forwarded for=) when present. */
 const char *lv_http_req_remote(const struct lv_http_req *req);
