@@ -6,5 +6,6 @@ void lv_cli_cmds_profile(void);
 void lv_cli_cmds_pubsub(void);
 void lv_cli_cmds_blog(void);
 void lv_cli_cmds_cache(void);
+void lv_cli_cmds_ap(void);
 
 #endif

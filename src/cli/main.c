@@ -8,5 +8,6 @@ int main(int argc, char **argv)
     lv_cli_cmds_pubsub();
     lv_cli_cmds_blog();
     lv_cli_cmds_cache();
+    lv_cli_cmds_ap();
     return lv_cli_main(argc, argv);
 }
