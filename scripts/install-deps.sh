@@ -6,7 +6,10 @@
 #   - `apt-get update` only runs when the package lists are missing or older
 #     than one day;
 #   - after installing, the system-wide Prosody and ejabberd daemons are
-#     stopped (the tests run private instances on loopback ports).
+#     stopped (the tests run private instances on loopback ports);
+#   - the same for the system nginx (ActivityPub tests run a private one);
+#   - the Fedify test peer's npm packages (tests/interop/fedify) are installed
+#     with `npm ci` from its lock file when they are missing or out of date.
 #
 # Usage: scripts/install-deps.sh            (as root)
 # Env:   LV_DEPS_VERBOSE=1   also print a line when nothing has to be done
@@ -23,6 +26,7 @@ PACKAGES=(
     openssl ca-certificates
     prosody ejabberd python3-slixmpp
     procps iproute2 netcat-openbsd
+    nginx jq
 )
 
 say() { printf 'install-deps: %s\n' "$*"; }
@@ -90,10 +94,46 @@ stop_system_ejabberd() {
     fi
 }
 
+# --- system nginx and the Fedify test peer (ActivityPub tests) -----------------
+# The AP tests run a private nginx on 127.0.18.x:443 (tests/lib/apnet.sh); the
+# Debian package's service would hold port 80 (and 443 if configured).
+stop_system_nginx() {
+    local pidfile=/run/nginx.pid pid
+    [[ -r $pidfile ]] || return 0
+    pid=$(tr -dc '0-9' <"$pidfile")
+    pid_alive "$pid" || return 0
+    say "stopping system-wide nginx"
+    timeout 20 service nginx stop >/dev/null 2>&1 || true
+    stop_pidfile nginx "$pidfile"
+}
+
+# npm ci in tests/interop/fedify when node_modules is missing or older than
+# the lock file (quiet; needs node and npm, which the machine image has).
+install_fedify_peer() {
+    local peer
+    peer=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/interop/fedify" 2>/dev/null && pwd) || return 0
+    [[ -f $peer/package-lock.json ]] || return 0
+    if [[ -d $peer/node_modules/@fedify/fedify && -f $peer/node_modules/.package-lock.json &&
+        ! $peer/package-lock.json -nt $peer/node_modules/.package-lock.json ]]; then
+        return 0
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        say "npm not found: cannot install the Fedify test peer (tests/interop/fedify)" >&2
+        return 1
+    fi
+    say "npm ci in tests/interop/fedify"
+    (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error --engine-strict=false >/dev/null) || {
+        say "npm ci failed in $peer" >&2
+        return 1
+    }
+}
+
 if ((${#missing[@]} == 0)); then
     [[ ${LV_DEPS_VERBOSE:-0} == 1 ]] && say "all ${#PACKAGES[@]} packages already installed"
     stop_system_prosody
     stop_system_ejabberd
+    stop_system_nginx
+    install_fedify_peer
     exit 0
 fi
 
@@ -119,6 +159,8 @@ apt-get install -y -q --no-install-recommends "${missing[@]}"
 
 stop_system_prosody
 stop_system_ejabberd
+stop_system_nginx
+install_fedify_peer
 
 still=()
 for pkg in "${missing[@]}"; do

@@ -38,19 +38,33 @@ struct lv_ap_actors_config {
      * (the key is up-ref'd). */
     const char *get_key_id;
     EVP_PKEY *get_key;
+    /* Scheme of WebFinger queries: NULL or "https" (always, in production);
+     * "http" only for tests, whose in-process server has no TLS. Anything
+     * else is LV_ERR_CONFIG. */
+    const char *webfinger_scheme;
 };
 
 struct lv_ap_actors;
 
+/* Creates the actor cache. cfg NULL = all defaults (its strings are
+ * copied). store may be NULL: memory only (nothing survives a restart).
+ * http is borrowed and must outlive the cache, or be freed first (pending
+ * fetches then fail with LV_ERR_CANCELLED). Returns 0, LV_ERR_INVAL or
+ * LV_ERR_CONFIG (get_key without get_key_id or the reverse, bad
+ * webfinger_scheme). */
 int lv_ap_actors_new(uv_loop_t *loop, struct lv_store *store, struct lv_http_client *http,
                      const struct lv_ap_actors_config *cfg, struct lv_ap_actors **out,
                      struct lv_error *err);
-/* Pending lookups are called back with LV_ERR_CANCELLED before this
- * returns. NULL is a no-op. */
+/* Pending lookups are called back with LV_ERR_CANCELLED (verifications
+ * with status 503, "shutting down") before this returns. May be called from
+ * one of this module's callbacks. Keep running the loop afterwards: a libuv
+ * handle is closed. NULL is a no-op. */
 void lv_ap_actors_free(struct lv_ap_actors *a);
 
 /* An actor as the cache holds it: the stored record plus its loaded key
- * (NULL when it has none or its PEM is unusable). */
+ * (NULL when it has none or its PEM is unusable). To stay small in memory,
+ * rec.doc and rec.public_key_pem are NULL here (the store has them; the key
+ * is in key). */
 struct lv_ap_actor {
     struct lv_ap_actor_rec rec;
     EVP_PKEY *key;
@@ -66,19 +80,30 @@ typedef void (*lv_ap_actor_fn)(const struct lv_ap_actor *a, const struct lv_erro
 /* The actor at url: from memory, else the store (refetched when older than
  * refresh_s — the stored one is used if the refetch fails), else fetched.
  * refresh forces a fetch. Errors: lv_http_client_fetch_json's, LV_ERR_PROTO
- * for a document that is not a valid actor. */
+ * for a document that is not a valid actor, LV_ERR_INVAL for a url that is
+ * not http(s) or longer than LV_AP_URL_MAX. Actors in memory are refreshed
+ * after refresh_s the same way. A document whose id is another URL of the
+ * same origin (scheme and authority) is accepted, and the actor given back
+ * has that id; its publicKey.id must have the actor's origin too. Limits
+ * on remote strings: URLs LV_AP_URL_MAX, name and preferredUsername 1024
+ * bytes, publicKeyPem LV_HTTPSIG_PEM_MAX; the document 1 MiB. */
 void lv_ap_actors_get(struct lv_ap_actors *a, const char *url, bool refresh, lv_ap_actor_fn fn,
                       void *ud);
 /* The actor owning key_id: the cached actor whose rec.key_id is key_id,
  * else the document at key_id without its fragment — an actor (its
  * publicKey.id must be key_id), or a key document ({id, owner,
- * publicKeyPem}) whose owner is then fetched and must list that key. */
+ * publicKeyPem}, or a key-only actor stub without inbox, as GoToSocial
+ * serves) whose owner is then fetched and must list that key. refresh
+ * skips memory and the store (the key document's owner is refetched too). */
 void lv_ap_actors_by_key(struct lv_ap_actors *a, const char *key_id, bool refresh,
                          lv_ap_actor_fn fn, void *ud);
 /* The actor of an account handle "user@host": the stored actor verified for
  * it, else WebFinger (lv_ap_webfinger_url; the link rel=self with type
- * application/activity+json or application/ld+json) then the actor, whose
- * account is recorded as verified. */
+ * application/activity+json or application/ld+json, parameters allowed;
+ * the subject must be an acct: URI) then the actor, whose account is
+ * recorded as verified. A leading "@" is ignored. A refetched actor keeps
+ * its verified account while its preferredUsername is the account's user
+ * part. */
 void lv_ap_actors_by_account(struct lv_ap_actors *a, const char *account, lv_ap_actor_fn fn,
                              void *ud);
 /* The verified account handle of an actor ("preferredUsername@host of its
@@ -100,10 +125,14 @@ void lv_ap_actors_verify_account(struct lv_ap_actors *a, const char *actor_url, 
  * signer's key: ...") — reasons never hold key material. */
 typedef void (*lv_ap_verify_fn)(const struct lv_ap_actor *signer, unsigned status,
                                 const char *reason, void *ud);
+/* The request is read only during the call (everything needed is copied),
+ * so it may be answered or go dead meanwhile; fn is called in any case.
+ * Status 503 "shutting down" when the cache is freed first. */
 void lv_ap_actors_verify_request(struct lv_ap_actors *a, struct lv_http_req *req,
                                  lv_ap_verify_fn fn, void *ud);
 
-/* Known actors in memory and in the store. */
+/* Known actors in memory and in the store (*stored: -1 without a store or
+ * when it cannot be counted). Either pointer may be NULL. */
 void lv_ap_actors_counts(struct lv_ap_actors *a, uint64_t *in_memory, int64_t *stored);
 
 #endif

@@ -79,6 +79,14 @@ void lv_ap_deliver_kick(struct lv_ap_deliver *d);
 /* Makes every PENDING row due now (an admin's "retry now") and kicks. */
 int lv_ap_deliver_retry_all(struct lv_ap_deliver *d, struct lv_error *err);
 
+/* Drops the cached private key of account (after a key change): its next
+ * delivery asks key_fn again. Signing jobs already started keep theirs. */
+void lv_ap_deliver_forget_key(struct lv_ap_deliver *d, const char *account);
+
+/* delivered: rows sent (2xx); failed_attempts: attempts that failed, the
+ * last one of a given-up row included; given_up: rows set FAILED. in_flight:
+ * rows taken from the store and not finished (signing or POSTing: what
+ * max_parallel caps); signing: those of them on the thread pool. */
 struct lv_ap_deliver_stats {
     uint64_t delivered, failed_attempts, given_up;
     unsigned in_flight, signing;

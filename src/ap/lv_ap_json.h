@@ -90,7 +90,8 @@ struct lv_ap_note_ctx {
     bool is_public;            /* to Public + cc followers; else to followers only */
     /* Accounts mentioned (already resolved by the caller): linked in the
      * content (lv_ap_html_from_xhtml), listed in tag as Mention {href, name}
-     * and added to "cc". */
+     * and added to "cc" — or to "to" when the post is not public and
+     * followers is NULL: a direct message. */
     const struct lv_ap_mention *mentions;
     size_t n_mentions;
 };
@@ -100,12 +101,18 @@ struct lv_ap_note_ctx {
  * that is not just the start of the content comes first as
  * <p><strong>title</strong></p>), contentMap {language: content} when the
  * post has a language, mediaType "text/html", published and updated
- * (RFC 3339, from the post's epochs), url (= id), to/cc, tag (Hashtag
- * {type, name "#tag", href} per tag, Mention per mention found in the
- * content with the given handles), inReplyTo. Caller decrefs; NULL with
- * err (LV_ERR_INVAL) when the post has neither title nor content. */
+ * (RFC 3339, from the post's epochs; updated only when later than
+ * published, since Mastodon marks any Note with "updated" as edited), url
+ * (= id), to/cc, tag (Hashtag {type, name "#tag", href} per tag, href only
+ * with tag_base; Mention {type, href, name "@user@host"} per ctx mention),
+ * inReplyTo. Caller decrefs; NULL with err (LV_ERR_INVAL) when the post
+ * has neither title nor content. */
 json_t *lv_ap_note_from_mb(const json_t *mb, const struct lv_ap_note_ctx *ctx,
                            struct lv_error *err);
+
+/* What lv_ap_mb_from_note() keeps of a peer's object at most. */
+#define LV_AP_MAX_TAGS 100
+#define LV_AP_MAX_ATTACHMENTS 32
 
 /* Post data for a peer's Note (or Article, Page, Question...: any object
  * with content, name or summary): id = the object's id (the pubsub item
@@ -115,8 +122,9 @@ json_t *lv_ap_note_from_mb(const json_t *mb, const struct lv_ap_note_ctx *ctx,
  * title = name when present, language = the contentMap key used,
  * published/updated (epochs; updated defaults to published, published to
  * now), author = author_name when non-NULL, author_jid = author_jid, tags
- * from Hashtag tags (without '#'), and extra.ap {url (the "url" when a
- * string), in_reply_to, attachments [{url, media_type, name}]}.
+ * from Hashtag tags (without '#'; the first LV_AP_MAX_TAGS distinct ones),
+ * and extra.ap {url (the "url" when a string), in_reply_to, attachments
+ * [{url, media_type, name}] (the first LV_AP_MAX_ATTACHMENTS with a url)}.
  * LV_ERR_INVAL for an object without id or without any text; LV_ERR_LIMIT
  * from the HTML converter. Caller decrefs *mb. */
 int lv_ap_mb_from_note(const json_t *note, const char *author_jid, const char *author_name,

@@ -1,4 +1,5 @@
 #include "lv_backend.h"
+#include "ap/lv_ap_gw.h"
 #include "backend/lv_bridge_util.h"
 #include "core/lv_log.h"
 #include "core/lv_mem.h"
@@ -23,6 +24,7 @@ struct lv_session {
     struct lv_xmpp *x;
     struct lv_disco *disco;
     char *pubsub_service; /* the server's pubsub service, once discovered */
+    struct lv_ap_gw *gw;  /* the ActivityPub gateway of an ap-gateway component */
     unsigned disco_pending;
     struct lv_session *next;
 };
@@ -111,6 +113,14 @@ const char *lv_backend_profile_of(struct lv_backend *b, struct lv_xmpp *x)
     return NULL;
 }
 
+struct lv_ap_gw *lv_backend_ap_gw(struct lv_backend *b, const char *profile)
+{
+    for (struct lv_session *s = b->sessions; s; s = s->next)
+        if (s->gw && (!profile || strcmp(s->profile, profile) == 0))
+            return s->gw;
+    return NULL;
+}
+
 const char *lv_backend_pubsub_service(struct lv_backend *b, struct lv_xmpp *x)
 {
     for (struct lv_session *s = b->sessions; s; s = s->next)
@@ -143,6 +153,8 @@ static void on_state(struct lv_xmpp *x, enum lv_xmpp_state state, const struct l
                      void *ud)
 {
     struct lv_session *s = ud;
+    if (s->gw)
+        lv_ap_gw_state(s->gw, state);
     if (state == LV_XMPP_ONLINE && !s->component)
         discover_pubsub(s);
     if (state == LV_XMPP_ONLINE && !s->component)
@@ -155,6 +167,7 @@ static void on_state(struct lv_xmpp *x, enum lv_xmpp_state state, const struct l
 
 static void session_free(struct lv_session *s)
 {
+    lv_ap_gw_free(s->gw);
     lv_disco_free(s->disco);
     lv_pubsub_off_event(s->x, on_ps_event, s);
     lv_xmpp_free(s->x); /* pending iqs get their error callback now, s still valid */
@@ -195,6 +208,13 @@ static int session_new(struct lv_backend *b, const char *profile, struct lv_sess
     add_identity(s);
     lv_pubsub_on_event(s->x, on_ps_event, s);
     lv_xmpp_set_state_fn(s->x, on_state, s);
+    if (s->component && strcmp(s->component, LV_AP_GW_ENTRY_POINT) == 0) {
+        rc = lv_ap_gw_new(b->loop, b->cfg, b->store, profile, s->x, &s->gw, err);
+        if (rc != 0) {
+            session_free(s);
+            return rc;
+        }
+    }
     *out = s;
     return 0;
 }
@@ -609,11 +629,13 @@ int lv_backend_init(struct lv_backend *b, uv_loop_t *loop, struct lv_config *cfg
     lv_bridge_ps_register(b);
     lv_bridge_mb_register(b);
     lv_bridge_cache_register(b);
+    lv_bridge_ap_register(b);
     struct lv_cache_config cc = {
         strcmp(lv_config_str(cfg, "DEFAULT", "pubsub_cache_strategy"), "no_cache") != 0,
         (unsigned)lv_config_int(cfg, "cache", "sync_max_items"),
         (unsigned)lv_config_int(cfg, "cache", "page_size"),
         (unsigned)lv_config_int(cfg, "cache", "retry_delay"),
+        (unsigned)lv_config_int(cfg, "cache", "max_items"),
     };
     b->cache = lv_cache_new(loop, b->store, &cc);
     uv_signal_init(loop, &b->sigterm);

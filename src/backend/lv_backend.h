@@ -55,6 +55,10 @@ const char *lv_backend_pubsub_service(struct lv_backend *b, struct lv_xmpp *x);
 void lv_bridge_ps_register(struct lv_backend *b);
 void lv_bridge_mb_register(struct lv_backend *b);
 void lv_bridge_cache_register(struct lv_backend *b);
+void lv_bridge_ap_register(struct lv_backend *b);
+/* The ActivityPub gateway of a connected ap-gateway profile (NULL: the
+ * first one), or NULL. */
+struct lv_ap_gw *lv_backend_ap_gw(struct lv_backend *b, const char *profile);
 
 /* The profile name of a stream (borrowed), or NULL. */
 const char *lv_backend_profile_of(struct lv_backend *b, struct lv_xmpp *x);

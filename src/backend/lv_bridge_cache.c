@@ -135,6 +135,11 @@ static json_t *node_json(const struct lv_store_cache_node *n)
         json_object_set_new(o, "subtype", json_string(n->subtype));
     if (n->sync_error)
         json_object_set_new(o, "sync_error", json_string(n->sync_error));
+    /* Items dropped by [cache] max_items: reads of older ones go to the
+     * service (see lv_cache.h). */
+    json_object_set_new(o, "trimmed", json_integer((json_int_t)n->trimmed_items));
+    if (n->trimmed_items > 0)
+        json_object_set_new(o, "trimmed_upto", json_real(n->trimmed_upto));
     return o;
 }
 

@@ -27,9 +27,17 @@ static json_t *blog_options(void)
     return json_pack("{s:s, s:s}", "pubsub#access_model", "open", "pubsub#max_items", "max");
 }
 
-static json_t *blog_options_numeric(void)
+/* The blog's configuration for a node we configure or create ourselves.
+ * ejabberd (which refuses publish-options with max_items) only notifies PEP
+ * subscribers that have sent it presence unless presence_based_delivery is
+ * off: the ActivityPub gateway's virtual JIDs never do. */
+static json_t *blog_options_numeric(bool ejabberd)
 {
-    return json_pack("{s:s, s:s}", "pubsub#access_model", "open", "pubsub#max_items", "10000");
+    json_t *o =
+        json_pack("{s:s, s:s}", "pubsub#access_model", "open", "pubsub#max_items", "10000");
+    if (ejabberd)
+        json_object_set_new(o, "pubsub#presence_based_delivery", json_string("0"));
+    return o;
 }
 
 struct send {
@@ -44,6 +52,7 @@ struct send {
     bool id_given;
     unsigned tries;
     bool options_fallback; /* publish-options refused once already */
+    bool ejabberd;         /* refused the ejabberd way (resource-constraint) */
     struct lv_xml *entry;
 };
 
@@ -78,9 +87,19 @@ static void publish_entry(struct send *s, json_t *options)
                       s);
 }
 
+static void after_create(struct lv_xmpp *x, const char *id, const struct lv_error *err, void *ud);
+
 static void after_config(struct lv_xmpp *x, const char *id, const struct lv_error *err, void *ud)
 {
     struct send *s = ud;
+    if (err && err->code == LV_ERR_NOT_FOUND) {
+        /* no node yet (ejabberd refuses publish-options, then has nothing to
+         * configure): create it with the blog's configuration */
+        json_t *opts = blog_options_numeric(s->ejabberd);
+        lv_pubsub_create(s->x, s->t.service, s->t.node, opts, after_create, s);
+        json_decref(opts);
+        return;
+    }
     if (err) {
         send_fail(s, err);
         return;
@@ -105,10 +124,13 @@ static bool retry_publish(struct send *s, const struct lv_error *err)
     if (s->options_fallback)
         return false;
     s->options_fallback = true;
-    json_t *opts = blog_options_numeric();
+    s->ejabberd = strcmp(err->cond, "resource-constraint") == 0;
+    json_t *opts = blog_options_numeric(s->ejabberd);
     bool done = true;
     if (strcmp(err->cond, "precondition-not-met") == 0 ||
-        strcmp(err->cond, "not-acceptable") == 0 || strcmp(err->cond, "bad-request") == 0) {
+        strcmp(err->cond, "not-acceptable") == 0 || strcmp(err->cond, "bad-request") == 0 ||
+        /* ejabberd 23.01: "Unknown field 'pubsub#max_items' of type ...publish-options" */
+        strcmp(err->cond, "resource-constraint") == 0) {
         lv_info(AREA, "publish-options refused (%s): configuring %s instead", err->cond, s->t.node);
         lv_pubsub_config_set(s->x, s->t.service, s->t.node, opts, after_config, s);
     } else if (err->code == LV_ERR_NOT_FOUND) {

@@ -46,6 +46,8 @@ struct lv_cache {
     struct job *jobs;
     struct online *online;
     uv_timer_t retry;
+    uv_idle_t trim;   /* active while the cache is over its bound */
+    int open_handles; /* retry and trim, until lv_cache_free closes them */
 };
 
 static double now_s(void)
@@ -136,6 +138,35 @@ void lv_cache_item_analyse(const char *analyser, const char *service, const char
     *text = lv_buf_detach(&b);
 }
 
+/* ---- the bound ---- */
+
+/* One bounded step per turn of the loop: I/O is served between steps. */
+static void on_trim(uv_idle_t *h)
+{
+    struct lv_cache *c = h->data;
+    size_t deleted = 0;
+    int64_t excess = 0;
+    struct lv_error err;
+    if (lv_store_cache_trim(c->st, c->cfg.max_items, LV_CACHE_TRIM_BATCH, &deleted, &excess,
+                            &err) != 0) {
+        /* The next write tries again. */
+        lv_warn(AREA, "cannot trim the cache to %u items: %s", c->cfg.max_items, err.msg);
+        excess = 0;
+    }
+    if (deleted)
+        lv_debug(AREA, "trimmed %zu old item(s) from the cache; %lld over the bound of %u left",
+                 deleted, (long long)excess, c->cfg.max_items);
+    if (excess <= 0)
+        uv_idle_stop(h);
+}
+
+/* After every write: a cache within its bound costs one row read. */
+static void check_bound(struct lv_cache *c)
+{
+    if (c->cfg.max_items && !uv_is_active((uv_handle_t *)&c->trim))
+        uv_idle_start(&c->trim, on_trim);
+}
+
 /* ---- storing items ---- */
 
 static int store_items(struct lv_cache *c, int64_t node_id, const char *analyser,
@@ -165,6 +196,8 @@ static int store_items(struct lv_cache *c, int64_t node_id, const char *analyser
         n++;
     }
     int rc = n ? lv_store_cache_items_upsert(c->st, node_id, v, n, err) : 0;
+    if (rc == 0 && n)
+        check_bound(c);
     for (size_t i = 0; i < n; i++) {
         free(texts[i]);
         free(xmls[i]);
@@ -352,6 +385,55 @@ static bool due(const struct lv_store_cache_node *n)
            (n->sync_state == LV_STORE_CACHE_SYNC_ERROR && n->sync_retry_at <= now_s());
 }
 
+/* The date items are ordered and trimmed by. */
+static double item_date(const struct lv_store_cache_item_rec *it)
+{
+    return it->published != 0 ? it->published : it->created;
+}
+
+/* Whether the item named name is cached and dated after the date d. */
+static bool cached_after(struct lv_cache *c, int64_t node_id, const char *name, double d)
+{
+    struct lv_store_cache_page_req req;
+    struct lv_store_cache_page p = {0};
+    lv_store_cache_page_req_init(&req, 1);
+    req.names = &name;
+    req.n_names = 1;
+    bool ok = lv_store_cache_items_get(c->st, node_id, &req, &p, NULL) == 0 && p.n == 1 &&
+              item_date(&p.items[0]) > d;
+    lv_store_cache_page_release(&p);
+    return ok;
+}
+
+/* Whether a page read from a trimmed node is the service's answer. The cache
+ * holds every item of the node dated after trimmed_upto (W), maybe not the
+ * older ones: the answer must lie entirely after W. A page that walks
+ * towards older items (the first pages, newest first; "after" newest first;
+ * "before" oldest first) is, if all its items are after W and it is full:
+ * no item can be missing between them. A page that walks towards newer
+ * items from an item X ("before" newest first, "after" oldest first) is, if
+ * X is after W. A page that starts at the oldest end never is, nor an order
+ * other than the date, nor named items that are not all cached. */
+static bool trimmed_page_ok(struct lv_cache *c, const struct lv_store_cache_node *rec,
+                            const struct lv_store_cache_page_req *req,
+                            const struct lv_store_cache_page *page)
+{
+    double w = rec->trimmed_upto;
+    if (req->order != LV_STORE_CACHE_ORDER_PUBLISHED)
+        return false;
+    for (size_t i = 0; i < page->n; i++)
+        if (item_date(&page->items[i]) <= w)
+            return false;
+    size_t max = req->max ? req->max : LV_STORE_CACHE_PAGE_DEFAULT;
+    if (req->n_names > 0)
+        return page->n == (req->n_names < max ? req->n_names : max);
+    const char *pivot = req->oldest_first ? req->after : req->before;
+    if (pivot && *pivot)
+        return cached_after(c, rec->id, pivot, w); /* towards newer items */
+    bool from_oldest = req->oldest_first ? !req->before : req->before != NULL;
+    return !from_oldest && page->n == max;
+}
+
 bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x, const char *service,
                    const char *node, const struct lv_store_cache_page_req *req,
                    struct lv_store_cache_page *page)
@@ -370,7 +452,17 @@ bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x, c
     }
     if (rec.sync_state == LV_STORE_CACHE_SYNC_COMPLETED)
         hit = lv_store_cache_items_get(c->st, rec.id, req, page, NULL) == 0;
-    else if (rec.analyser && due(&rec))
+    if (hit && rec.trimmed_items > 0 && !trimmed_page_ok(c, &rec, req, page)) {
+        lv_debug(AREA, "%s: a read of %s %s reaches items trimmed from the cache: asking the "
+                 "service", profile, service, node);
+        lv_store_cache_page_release(page);
+        hit = false;
+    } else if (hit && rec.trimmed_items > 0) {
+        page->count += rec.trimmed_items; /* the node's size, as near as known */
+        if (req->oldest_first)
+            page->index += rec.trimmed_items;
+    }
+    if (rec.sync_state != LV_STORE_CACHE_SYNC_COMPLETED && rec.analyser && due(&rec))
         start_job(c, profile, x, &rec, NULL, NULL);
     lv_store_cache_node_release(&rec);
     return hit;
@@ -503,12 +595,18 @@ struct lv_cache *lv_cache_new(uv_loop_t *loop, struct lv_store *st,
     uv_timer_init(loop, &c->retry);
     c->retry.data = c;
     uv_timer_start(&c->retry, on_retry_timer, RETRY_CHECK_MS, RETRY_CHECK_MS);
+    uv_idle_init(loop, &c->trim);
+    c->trim.data = c;
+    c->open_handles = 2;
+    check_bound(c);
     return c;
 }
 
-static void on_timer_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct lv_cache *c = h->data;
+    if (--c->open_handles == 0)
+        free(c);
 }
 
 void lv_cache_free(struct lv_cache *c)
@@ -523,5 +621,6 @@ void lv_cache_free(struct lv_cache *c)
     }
     while (c->online)
         lv_cache_profile_offline(c, c->online->profile);
-    uv_close((uv_handle_t *)&c->retry, on_timer_closed);
+    uv_close((uv_handle_t *)&c->retry, on_handle_closed);
+    uv_close((uv_handle_t *)&c->trim, on_handle_closed);
 }

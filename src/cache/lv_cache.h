@@ -11,6 +11,19 @@
  * failed one is retried after a delay (never "never again"). Reads of a
  * completely synced node are answered from the cache.
  *
+ * The cache is bounded: when it holds more than max_items items (all nodes,
+ * all profiles), the oldest of them (by date) are deleted, a bounded batch
+ * per turn of the loop, until it is back within the bound. A node that lost
+ * items this way stays complete but trimmed: the cache holds every item of
+ * it dated after its trimmed_upto, not the older ones. Reads of a trimmed
+ * node are answered from the cache only when the answer lies entirely among
+ * those newer items (the newest pages, paging towards the older items while
+ * pages are full); any read that reaches further (RSM paging past the end of
+ * what is cached, paging from the oldest item, an item that is not cached)
+ * goes to the service. Its RSM count (and, paging from the oldest, index)
+ * then counts the trimmed items too: an approximation, as XEP-0059 allows,
+ * since an item retracted after it was trimmed is still counted.
+ *
  * Everything runs on the loop thread. */
 #ifndef LV_CACHE_H
 #define LV_CACHE_H
@@ -28,11 +41,18 @@ struct lv_cache_config {
     unsigned sync_max;      /* most items a sync fetches (default 5000) */
     unsigned page;          /* RSM page size of a sync (default 100) */
     unsigned retry_delay_s; /* after a failed sync (default 300) */
+    unsigned max_items;     /* the bound of the whole cache; 0: none */
 };
+
+/* Most items deleted per turn of the loop when the cache is over its bound:
+ * some 10-20 ms of work on either backend (the text index is updated for
+ * each item), short enough not to stall the loop. */
+#define LV_CACHE_TRIM_BATCH 1000
 
 struct lv_cache;
 
-/* Creates the cache logic over st (borrowed; must outlive it). */
+/* Creates the cache logic over st (borrowed; must outlive it). The bound
+ * is checked at once (it may have been lowered since the last run). */
 struct lv_cache *lv_cache_new(uv_loop_t *loop, struct lv_store *st,
                               const struct lv_cache_config *cfg);
 /* Stops syncs (their state stays in storage) and frees. NULL is a no-op. */
@@ -49,7 +69,8 @@ void lv_cache_profile_offline(struct lv_cache *c, const char *profile);
 void lv_cache_on_event(struct lv_cache *c, const char *profile, const struct lv_ps_event *ev);
 
 /* A read of (service, node) by profile (service: the real JID, never NULL).
- * If the node is fully cached, fills *page from the cache and returns true.
+ * If the node is fully cached (or trimmed, and the answer is all among the
+ * items still cached), fills *page from the cache and returns true.
  * Otherwise returns false, and starts a background sync when the node is
  * analysed as cacheable and was never synced. */
 bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x, const char *service,

@@ -76,6 +76,11 @@ static void print_node(json_t *n)
            sub ? "/" : "", sub ? sub : "");
     if (error)
         printf("%-12s last error: %s\n", "", error);
+    json_int_t trimmed = json_integer_value(json_object_get(n, "trimmed"));
+    if (trimmed > 0)
+        printf("%-12s trimmed: %lld older item(s) dropped by [cache] max_items; reads of them go "
+               "to the service\n",
+               "", (long long)trimmed);
 }
 
 static int run_get(struct lv_cli *cli)

@@ -39,6 +39,71 @@ static const struct lv_opt options[] = {
      "Items asked per request (RSM page) while syncing."},
     {"cache", "retry_delay", LV_OPT_INT, "300", 1, 604800, NULL,
      "Seconds before a failed sync is tried again."},
+    {"cache", "max_items", LV_OPT_INT, "100000", 0, 1000000000, NULL,
+     "Most items the pubsub cache keeps, all nodes and profiles together (0: no bound). "
+     "Over it, the oldest items (by date) are deleted; a node that loses items this way "
+     "stays synced but is shown as trimmed, and reads that need its older items go to the "
+     "pubsub service."},
+    {"component ap-gateway", "public_url", LV_OPT_STRING, "%(xmpp_domain)s", 0, 0, NULL,
+     "Public host (and port, if not 443) of the gateway's HTTPS URLs, without scheme: "
+     "actor ids are `https://{public_url}/{ap_path}/actor/...` (reference key; the "
+     "reverse proxy serves this host)."},
+    {"component ap-gateway", "http_port", LV_OPT_INT, "8123", 0, 65535, NULL,
+     "TCP port of the gateway's HTTP listener, which the reverse proxy forwards to "
+     "(reference key; 0 picks a free port, shown by `li ap status`)."},
+    {"component ap-gateway", "http_address", LV_OPT_STRING, "127.0.0.1", 0, 0, NULL,
+     "Address the HTTP listener binds to (an IPv4 or IPv6 literal)."},
+    {"component ap-gateway", "http_connection_type", LV_OPT_ENUM, "http", 0, 0, "http|https",
+     "Reference key. Only `http` is served: TLS is the reverse proxy's job; `https` "
+     "is refused at start with an explanation."},
+    {"component ap-gateway", "ap_path", LV_OPT_STRING, "_ap", 0, 0, NULL,
+     "Path prefix of the gateway's URLs (reference key)."},
+    {"component ap-gateway", "local_only", LV_OPT_BOOL, "true", 0, 0, NULL,
+     "Only XMPP accounts of this server (and its subdomains) get an ActivityPub actor "
+     "(reference key)."},
+    {"component ap-gateway", "auto_mentions", LV_OPT_BOOL, "true", 0, 0, NULL,
+     "Turn `@user@host` written in public XMPP posts into ActivityPub mentions: the "
+     "account is looked up and the post is also sent to it (reference key)."},
+    {"component ap-gateway", "html_redirect_dict", LV_OPT_STRING, "{}", 0, 0, NULL,
+     "JSON object mapping a URL type (`actor`, `item`, `outbox`, ...) to a URL "
+     "template (`{jid}`, `{jid_user}`, `{node}`, `{item}`) or to "
+     "`{\"url\": template}`: a browser (an Accept without ActivityPub types) is "
+     "redirected there; without an entry it gets a small HTML page (reference key)."},
+    {"component ap-gateway", "comments_max_depth", LV_OPT_INT, "0", 0, 1000, NULL,
+     "Reference key, accepted for compatibility; replies are not threaded into comments "
+     "nodes by this version."},
+    {"component ap-gateway", "new_node_max_items", LV_OPT_INT, "50", 0, 1000000, NULL,
+     "Reference key, accepted for compatibility (the reference reads it and never uses "
+     "it)."},
+    {"component ap-gateway", "trust_proxy", LV_OPT_BOOL, "false", 0, 0, NULL,
+     "Take the host, scheme and client address from X-Forwarded-Host/-Proto/-For (or "
+     "Forwarded). Set it only when the listener is reachable by the proxy alone."},
+    {"component ap-gateway", "allow_private_networks", LV_OPT_BOOL, "false", 0, 0, NULL,
+     "Allow fetching and delivering to loopback and private addresses (tests, LAN "
+     "deployments). Off, such peers are refused (protection against SSRF)."},
+    {"component ap-gateway", "allowed_ranges", LV_OPT_STRING, "", 0, 0, NULL,
+     "Comma-separated CIDR ranges reachable even when `allow_private_networks` is off."},
+    {"component ap-gateway", "ca_file", LV_OPT_PATH, "", 0, 0, NULL,
+     "PEM file of extra certificate authorities trusted for HTTPS to peers (in "
+     "addition to the system's store)."},
+    {"component ap-gateway", "max_body", LV_OPT_SIZE, "1 MiB", 1 * KIB, 64 * MIB, NULL,
+     "Largest request body accepted by the inboxes (413 beyond)."},
+    {"component ap-gateway", "max_recipients", LV_OPT_INT, "1000", 1, 100000, NULL,
+     "Most recipients (to, cc, bto, bcc, audience) of one incoming activity."},
+    {"component ap-gateway", "signature_window", LV_OPT_INT, "3600", 30, 86400, NULL,
+     "Seconds of clock skew or age accepted on an incoming signature's date."},
+    {"component ap-gateway", "actors_cache_size", LV_OPT_INT, "10000", 16, 10000000, NULL,
+     "Remote actors (with their public keys) kept in memory; the others are read back "
+     "from the database when needed."},
+    {"component ap-gateway", "delivery_parallel", LV_OPT_INT, "16", 1, 1024, NULL,
+     "Outgoing deliveries in flight at once."},
+    {"component ap-gateway", "delivery_retry_min", LV_OPT_INT, "60", 1, 86400, NULL,
+     "Seconds before the first retry of a failed delivery; the delay doubles at each "
+     "failure."},
+    {"component ap-gateway", "delivery_retry_max", LV_OPT_INT, "21600", 1, 604800, NULL,
+     "Upper bound of the delay between two attempts of a delivery, in seconds."},
+    {"component ap-gateway", "delivery_give_up", LV_OPT_INT, "172800", 60, 2592000, NULL,
+     "Seconds after which an undelivered activity is given up (state failed)."},
     {"storage", "uri", LV_OPT_STRING, "sqlite:%(local_dir)s/libervia.db", 0, 0, NULL,
      "Where the backend keeps its state: `sqlite:PATH` (the default) or a PostgreSQL "
      "connection URI."},

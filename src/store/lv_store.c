@@ -4,23 +4,31 @@
 #include <string.h>
 
 #include "core/lv_mem.h"
+#include "store/lv_store_ap_backend.h"
 #include "store/lv_store_backend.h"
 #include "store/postgres/lv_store_postgres.h"
 
-/* How a URI prefix maps to a backend. A NULL backend is a scheme we know but
- * were built without; missing says why. */
+/* How a URI prefix maps to a backend (and to its ActivityPub tables, ap). A
+ * NULL backend is a scheme we know but were built without; missing says
+ * why. */
 struct scheme {
     const char *prefix;
     const struct lv_store_backend *be;
+    const struct lv_store_ap_backend *ap;
     bool strip; /* pass what follows the prefix, not the whole URI */
     const char *missing;
 };
 
 static const struct scheme schemes[] = {
-    {"sqlite:", &lv_store_sqlite_backend, true, NULL},
-    {"postgresql://", &lv_store_postgres_backend, false, NULL}, /* libpq takes the whole URI */
-    {"postgres://", &lv_store_postgres_backend, false, NULL},
+    {"sqlite:", &lv_store_sqlite_backend, &lv_store_sqlite_ap_backend, true, NULL},
+    /* libpq takes the whole URI */
+    {"postgresql://", &lv_store_postgres_backend, &lv_store_postgres_ap_backend, false, NULL},
+    {"postgres://", &lv_store_postgres_backend, &lv_store_postgres_ap_backend, false, NULL},
 };
+
+/* A plain path, or ":memory:". */
+static const struct scheme sqlite_path = {"", &lv_store_sqlite_backend, &lv_store_sqlite_ap_backend,
+                                          false, NULL};
 
 /* "name://..." with a URI scheme name: an unknown one must not be taken for
  * a relative file path (which would silently create "mysql:/..." files). */
@@ -30,7 +38,7 @@ static bool looks_like_uri(const char *s)
     return n > 0 && strncmp(s + n, "://", 3) == 0;
 }
 
-static int pick_backend(const char *uri, const struct lv_store_backend **be, const char **location,
+static int pick_backend(const char *uri, const struct scheme **picked, const char **location,
                         struct lv_error *err)
 {
     for (size_t i = 0; i < LV_ARRAY_LEN(schemes); i++) {
@@ -40,38 +48,39 @@ static int pick_backend(const char *uri, const struct lv_store_backend **be, con
             continue;
         if (!sc->be)
             return lv_error_set(err, LV_ERR_CONFIG, "%s", sc->missing);
-        *be = sc->be;
+        *picked = sc;
         *location = sc->strip ? uri + len : uri;
         return 0;
     }
     if (looks_like_uri(uri))
         return lv_error_set(err, LV_ERR_CONFIG, "unknown storage backend in \"%.*s\"",
                             (int)strcspn(uri, ":"), uri);
-    *be = &lv_store_sqlite_backend; /* a plain path, or ":memory:" */
+    *picked = &sqlite_path;
     *location = uri;
     return 0;
 }
 
 int lv_store_open(const char *uri, struct lv_store **out, struct lv_error *err)
 {
-    const struct lv_store_backend *be = NULL;
+    const struct scheme *sc = NULL;
     const char *location = "";
     void *state = NULL;
 
     *out = NULL;
     if (!uri || !*uri)
         return lv_error_set(err, LV_ERR_INVAL, "empty storage URI");
-    int rc = pick_backend(uri, &be, &location, err);
+    int rc = pick_backend(uri, &sc, &location, err);
     if (rc != 0)
         return rc;
     if (!*location)
         return lv_error_set(err, LV_ERR_INVAL, "no database path in storage URI");
-    rc = be->open(location, &state, err);
+    rc = sc->be->open(location, &state, err);
     if (rc != 0)
         return rc;
     *out = lv_xmalloc(sizeof(**out));
-    (*out)->be = be;
+    (*out)->be = sc->be;
     (*out)->state = state;
+    (*out)->ap = sc->ap;
     return 0;
 }
 

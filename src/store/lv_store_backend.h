@@ -13,6 +13,7 @@
 #include "store/lv_store.h"
 
 struct lv_store_cache_backend;
+struct lv_store_ap_backend;
 
 struct lv_store_backend {
     const char *name; /* "sqlite", for logs */
@@ -50,10 +51,13 @@ struct lv_store_backend {
 };
 
 /* An open store. Defined here, not in lv_store.c, so that the dispatch of
- * each feature (lv_store.c, lv_store_cache.c) can reach the backend. */
+ * each feature (lv_store.c, lv_store_cache.c, lv_store_ap.c) can reach the
+ * backend. ap is the ActivityPub tables' operations
+ * (store/lv_store_ap_backend.h), paired with be in lv_store_open(). */
 struct lv_store {
     const struct lv_store_backend *be;
     void *state;
+    const struct lv_store_ap_backend *ap;
 };
 
 /* The SQLite backend (store/sqlite/lv_store_sqlite.c); its open applies

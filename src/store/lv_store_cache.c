@@ -407,3 +407,26 @@ int lv_store_cache_stats(struct lv_store *st, struct lv_store_cache_stats *out,
         return no_cache(st, err);
     return cache_be(st)->stats(st->state, out, err);
 }
+
+int lv_store_cache_trim(struct lv_store *st, int64_t max_items, size_t batch, size_t *deleted,
+                        int64_t *excess, struct lv_error *err)
+{
+    size_t dummy_deleted;
+    int64_t dummy_excess;
+    if (!deleted)
+        deleted = &dummy_deleted;
+    if (!excess)
+        excess = &dummy_excess;
+    *deleted = 0;
+    *excess = 0;
+    if (max_items < 0)
+        return lv_error_set(err, LV_ERR_INVAL, "negative cache bound");
+    if (batch == 0 || batch > LV_STORE_CACHE_TRIM_BATCH_MAX)
+        return lv_error_set(err, LV_ERR_INVAL, "trim batch %zu not within 1..%d", batch,
+                            LV_STORE_CACHE_TRIM_BATCH_MAX);
+    if (!cache_be(st))
+        return no_cache(st, err);
+    if (max_items == 0)
+        return 0;
+    return cache_be(st)->trim(st->state, max_items, batch, deleted, excess, err);
+}

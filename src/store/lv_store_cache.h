@@ -67,7 +67,15 @@ struct lv_store_cache_node {
     double sync_state_updated; /* when sync_state last changed */
     char *sync_error;          /* why the last sync failed */
     double sync_retry_at;      /* when to retry a failed sync; 0: none set */
-    int64_t item_count;        /* filled by lv_store_cache_node_list() only */
+    /* What lv_store_cache_trim() took from the node since it was last
+     * purged: how many items, and the newest date among them (in the date
+     * order of LV_STORE_CACHE_ORDER_PUBLISHED). The node keeps its sync
+     * state: the cache still holds every item of a complete node dated after
+     * trimmed_upto, but maybe not those at or before it. 0 and 0 when
+     * nothing was trimmed. */
+    int64_t trimmed_items;
+    double trimmed_upto;
+    int64_t item_count; /* filled by lv_store_cache_node_list() only */
 };
 
 /* Frees the strings of n (not n itself). NULL is a no-op. */
@@ -138,8 +146,10 @@ int lv_store_cache_node_list(struct lv_store *st, const struct lv_store_cache_no
 int lv_store_cache_node_delete(struct lv_store *st, int64_t node_id, struct lv_error *err);
 
 /* Deletes all items of the node, keeping the node and its sync state (a
- * pubsub purge notification empties a node that stays complete).
- * *deleted (may be NULL) gets the count. LV_ERR_NOT_FOUND if no such node. */
+ * pubsub purge notification empties a node that stays complete), and clears
+ * its trimmed_items and trimmed_upto (nothing is missing from an empty
+ * copy). *deleted (may be NULL) gets the count. LV_ERR_NOT_FOUND if no such
+ * node. */
 int lv_store_cache_node_purge(struct lv_store *st, int64_t node_id, size_t *deleted,
                               struct lv_error *err);
 
@@ -345,8 +355,28 @@ struct lv_store_cache_stats {
     int64_t db_bytes; /* the whole database, cache or not */
 };
 
-/* Counts nodes and items, and measures the database. */
+/* Counts nodes and items, and measures the database. The item count is kept
+ * by the database as items come and go: reading it costs no scan. */
 int lv_store_cache_stats(struct lv_store *st, struct lv_store_cache_stats *out,
                          struct lv_error *err);
+
+/* ---- the bound ([cache] max_items) ----------------------------------------- */
+
+#define LV_STORE_CACHE_TRIM_BATCH_MAX 100000
+
+/* One step of bounding the cache to max_items items (all nodes, all
+ * profiles): when it holds more, deletes the oldest of them, at most batch
+ * (1 to LV_STORE_CACHE_TRIM_BATCH_MAX) in one transaction, so that a caller
+ * on an event loop can keep each step short and serve other work between
+ * steps. Oldest is in the date order of LV_STORE_CACHE_ORDER_PUBLISHED (the
+ * item's published date, its arrival time standing in; ties by arrival),
+ * the order reads use: what a node keeps is always the newest part of its
+ * list. Each node that loses items keeps its sync state and records the loss
+ * (trimmed_items, trimmed_upto). *deleted (may be NULL) gets the number of
+ * items deleted, *excess (may be NULL) the number still over max_items after
+ * the step (0: within the bound). max_items 0 means no bound: nothing is
+ * deleted. */
+int lv_store_cache_trim(struct lv_store *st, int64_t max_items, size_t batch, size_t *deleted,
+                        int64_t *excess, struct lv_error *err);
 
 #endif

@@ -128,6 +128,10 @@ struct lv_store_cache_backend {
                  struct lv_error *err);
     int (*reset)(void *state, struct lv_error *err);
     int (*stats)(void *state, struct lv_store_cache_stats *out, struct lv_error *err);
+    /* max_items >= 1, batch within 1..LV_STORE_CACHE_TRIM_BATCH_MAX; *deleted
+     * and *excess are cleared and never NULL. */
+    int (*trim)(void *state, int64_t max_items, size_t batch, size_t *deleted, int64_t *excess,
+                struct lv_error *err);
 };
 
 /* ---- helpers shared by the backends (lv_store_cache_query.c) ---- */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The store's unit tests (tests/unit/test_store.c and, for the pubsub cache,
-# tests/unit/test_cache_store.c) against a private PostgreSQL 15: the same
+# The store's unit tests (tests/unit/test_store.c and, for the pubsub cache
+# and the ActivityPub tables, tests/unit/test_cache_store.c and
+# tests/unit/test_store_ap.c) against a private PostgreSQL 15: the same
 # test functions that run on SQLite, with LV_TEST_STORE_URI pointing at an
 # empty database. Also checks what only a
 # real server shows: the daemon's profile commands on a PostgreSQL store, the
@@ -17,6 +18,8 @@ test_store=$LV_BUILD_DIR/tests/test_store
 [[ -x $test_store ]] || fail "no $test_store: build first"
 test_cache_store=$LV_BUILD_DIR/tests/test_cache_store
 [[ -x $test_cache_store ]] || fail "no $test_cache_store: build first"
+test_store_ap=$LV_BUILD_DIR/tests/test_store_ap
+[[ -x $test_store_ap ]] || fail "no $test_store_ap: build first"
 if ! pg_available; then
     echo "SKIP: no private PostgreSQL 15 here"
     exit 77
@@ -64,6 +67,20 @@ ran=$(sed -n 's/^\[==========\] \([0-9]*\) test(s) run\.$/\1/p' "$dir/test_cache
     fail "test_cache_store skipped tests on PostgreSQL"
 }
 pass "test_cache_store on PostgreSQL: $ran tests passed"
+
+# The ActivityPub tables: every test runs on PostgreSQL too.
+if ! LV_TEST_STORE_URI=$uri CMOCKA_MESSAGE_OUTPUT=stdout "$test_store_ap" \
+    >"$dir/test_store_ap.out" 2>&1; then
+    cat "$dir/test_store_ap.out" >&2
+    log_tail "$dir/pg/postgres.log"
+    fail "test_store_ap against $uri"
+fi
+ran=$(sed -n 's/^\[==========\] \([0-9]*\) test(s) run\.$/\1/p' "$dir/test_store_ap.out")
+! grep -q "SKIPPED" "$dir/test_store_ap.out" || {
+    cat "$dir/test_store_ap.out" >&2
+    fail "test_store_ap skipped tests on PostgreSQL"
+}
+pass "test_store_ap on PostgreSQL: $ran tests passed"
 
 # The daemon's admin commands on a PostgreSQL store, from an empty schema:
 # what a user of `[storage] uri = postgresql://...` sees. The URI carries a

@@ -145,6 +145,27 @@ static int64_t raw_int(const char *path, const char *sql)
     return v;
 }
 
+static void raw_exec(const char *path, const char *sql)
+{
+    if (pg_uri) {
+        pg_exec(sql);
+        return;
+    }
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* The newest schema version of the backend under test. */
+static int latest_version(void)
+{
+    return pg_uri ? lv_postgres_migrations[lv_postgres_migrations_count - 1].version
+                  : lv_sqlite_migrations[lv_sqlite_migrations_count - 1].version;
+}
+
 /* The FTS index agrees with its content table ('integrity-check' fails
  * otherwise). */
 static void assert_fts_consistent(const char *path)
@@ -357,7 +378,7 @@ static void test_migration_on_top_of_init(void **state)
     assert_int_equal(lv_store_open(f->path, &f->st, NULL), 0);
     int v = 0;
     assert_int_equal(lv_store_schema_version(f->st, &v), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, latest_version());
     int64_t n = node(f->st, "carol", "pubsub.example.org", "blog", "blog", NULL);
     put(f->st, n, "p1", "{\"title\": \"hello\"}", 100);
     expect_ids(f->st, "{\"fts\": \"hello\"}", "p1");
@@ -371,6 +392,53 @@ static void test_migration_on_top_of_init(void **state)
                                           "('pubsub_nodes', 'pubsub_items', 'pubsub_items_fts', "
                                           "'pubsub_item_tags')"),
                          4);
+}
+
+/* 0004 (the bound) on a cache that already holds items: the item counter
+ * starts from them, and no node is trimmed. */
+static void test_migration_bound_on_filled_cache(void **state)
+{
+    struct fx *f = *state;
+    lv_store_close(f->st);
+    void *be_state = NULL;
+    if (pg_uri) {
+        pg_reset();
+        assert_int_equal(
+            lv_store_postgres_open_with(f->path, lv_postgres_migrations, 2, &be_state, NULL), 0);
+        lv_store_postgres_backend.close(be_state);
+    } else {
+        remove_suffixed(f->path, "");
+        remove_suffixed(f->path, "-wal");
+        remove_suffixed(f->path, "-shm");
+        assert_int_equal(
+            lv_store_sqlite_open_with(f->path, lv_sqlite_migrations, 2, &be_state, NULL), 0);
+        lv_store_sqlite_backend.close(be_state);
+    }
+    raw_exec(f->path, "INSERT INTO profiles (name, created) VALUES ('carol', 0)");
+    raw_exec(f->path, "INSERT INTO pubsub_nodes (profile_id, service, name, sync_state, "
+                      "sync_state_updated) SELECT id, 's.org', 'blog', 'completed', 0 "
+                      "FROM profiles WHERE name = 'carol'");
+    raw_exec(f->path, "INSERT INTO pubsub_items (node_id, name, created, modified, data) "
+                      "SELECT id, 'a', 1, 1, '<a/>' FROM pubsub_nodes UNION ALL "
+                      "SELECT id, 'b', 2, 2, '<b/>' FROM pubsub_nodes UNION ALL "
+                      "SELECT id, 'c', 3, 3, '<c/>' FROM pubsub_nodes");
+
+    assert_int_equal(lv_store_open(f->path, &f->st, NULL), 0);
+    struct lv_store_cache_stats stats;
+    assert_int_equal(lv_store_cache_stats(f->st, &stats, NULL), 0);
+    assert_int_equal(stats.items, 3);
+    struct lv_store_cache_node n;
+    assert_int_equal(lv_store_cache_node_get(f->st, "carol", "s.org", "blog", &n, NULL), 0);
+    assert_int_equal(n.sync_state, LV_STORE_CACHE_SYNC_COMPLETED);
+    assert_int_equal(n.trimmed_items, 0);
+    assert_true(n.trimmed_upto == 0);
+    lv_store_cache_node_release(&n);
+    size_t deleted = 0;
+    int64_t excess = -1;
+    assert_int_equal(lv_store_cache_trim(f->st, 2, 10, &deleted, &excess, NULL), 0);
+    assert_int_equal(deleted, 1);
+    assert_int_equal(excess, 0);
+    expect_ids(f->st, "{\"order_by\": [{\"order\": \"item_id\"}]}", "b,c");
 }
 
 /* ---- nodes ----------------------------------------------------------------- */
@@ -1159,6 +1227,159 @@ static void test_purge_filters(void **state)
     assert_fts_consistent(f->path);
 }
 
+/* ---- the bound -------------------------------------------------------------- */
+
+/* The counter the bound reads agrees with the items there are. */
+static void assert_count_consistent(struct fx *f)
+{
+    struct lv_store_cache_stats stats;
+    assert_int_equal(lv_store_cache_stats(f->st, &stats, NULL), 0);
+    assert_int_equal(stats.items, raw_int(f->path, "SELECT count(*) FROM pubsub_items"));
+}
+
+static void expect_trimmed(struct lv_store *st, const char *profile, const char *name,
+                           int64_t items, double upto)
+{
+    struct lv_store_cache_node n;
+    assert_int_equal(lv_store_cache_node_get(st, profile, "s.org", name, &n, NULL), 0);
+    if (n.trimmed_items != items || n.trimmed_upto != upto)
+        fail_msg("node %s: trimmed %lld up to %g, expected %lld up to %g", name,
+                 (long long)n.trimmed_items, n.trimmed_upto, (long long)items, upto);
+    lv_store_cache_node_release(&n);
+}
+
+static void trim_expect(struct lv_store *st, int64_t max, size_t batch, size_t deleted,
+                        int64_t excess)
+{
+    size_t d = 99;
+    int64_t e = 99;
+    struct lv_error err = {0};
+    if (lv_store_cache_trim(st, max, batch, &d, &e, &err) != 0)
+        fail_msg("trim: %s", err.msg);
+    if (d != deleted || e != excess)
+        fail_msg("trim to %lld by %zu: deleted %zu, %lld left over; expected %zu, %lld",
+                 (long long)max, batch, d, (long long)e, deleted, (long long)excess);
+}
+
+static void test_trim(void **state)
+{
+    struct fx *f = *state;
+    int64_t a = node(f->st, "alice", "s.org", "a", "blog", NULL);
+    int64_t b = node(f->st, "bob", "s.org", "b", "blog", NULL);
+    int64_t c = node(f->st, "alice", "s.org", "c", NULL, NULL);
+    char name[8];
+    for (int i = 1; i <= 6; i++) {
+        snprintf(name, sizeof(name), "a%d", i);
+        put(f->st, a, name, "{\"tags\": [\"t\"]}", 10.0 * i);
+    }
+    for (int i = 1; i <= 4; i++) {
+        snprintf(name, sizeof(name), "b%d", i);
+        put(f->st, b, name, "{}", 10.0 * i + 5);
+    }
+    /* No date of their own: their arrival (now) is their date, the newest. */
+    put_raw(f->st, c, "c1", "raw one");
+    put_raw(f->st, c, "c2", "raw two");
+    assert_int_equal(
+        lv_store_cache_node_set_sync(f->st, a, LV_STORE_CACHE_SYNC_COMPLETED, NULL, 0, NULL), 0);
+
+    trim_expect(f->st, 12, 5, 0, 0); /* within the bound */
+    trim_expect(f->st, 0, 5, 0, 0);  /* no bound */
+    /* Oldest first across nodes and profiles, a batch at a time: a1 (10),
+     * b1 (15), a2 (20); then b2 (25), a3 (30). */
+    trim_expect(f->st, 7, 3, 3, 2);
+    expect_trimmed(f->st, "alice", "a", 2, 20);
+    expect_trimmed(f->st, "bob", "b", 1, 15);
+    trim_expect(f->st, 7, 3, 2, 0);
+    trim_expect(f->st, 7, 3, 0, 0);
+    expect_trimmed(f->st, "alice", "a", 3, 30);
+    expect_trimmed(f->st, "bob", "b", 2, 25);
+    expect_trimmed(f->st, "alice", "c", 0, 0);
+    expect_ids(f->st, "{\"order_by\": [{\"order\": \"item_id\"}]}", "a4,a5,a6,b3,b4,c1,c2");
+    assert_count_consistent(f);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pubsub_item_tags"), 3);
+    assert_fts_consistent(f->path);
+
+    /* A trimmed node keeps its sync state; the list shows the trim. */
+    struct lv_store_cache_node *v;
+    size_t len;
+    struct lv_store_cache_node_filter flt = {.profile = "alice", .node = "a"};
+    assert_int_equal(lv_store_cache_node_list(f->st, &flt, &v, &len, NULL), 0);
+    assert_int_equal(len, 1);
+    assert_int_equal(v[0].sync_state, LV_STORE_CACHE_SYNC_COMPLETED);
+    assert_int_equal(v[0].item_count, 3);
+    assert_int_equal(v[0].trimmed_items, 3);
+    assert_true(v[0].trimmed_upto == 30);
+    lv_store_cache_nodes_free(v, len);
+
+    /* An item older than what was trimmed comes back (a late notification):
+     * the record keeps the newest date trimmed. */
+    put(f->st, a, "a0", "{}", 5);
+    trim_expect(f->st, 7, 10, 1, 0);
+    expect_trimmed(f->st, "alice", "a", 4, 30);
+
+    /* Purging a node empties it: nothing is missing any more. */
+    assert_int_equal(lv_store_cache_node_purge(f->st, a, NULL, NULL), 0);
+    expect_trimmed(f->st, "alice", "a", 0, 0);
+    expect_trimmed(f->st, "bob", "b", 2, 25);
+
+    struct lv_error err = {0};
+    assert_int_equal(lv_store_cache_trim(f->st, 7, 0, NULL, NULL, &err), LV_ERR_INVAL);
+    assert_int_equal(
+        lv_store_cache_trim(f->st, 7, LV_STORE_CACHE_TRIM_BATCH_MAX + 1, NULL, NULL, &err),
+        LV_ERR_INVAL);
+    assert_int_equal(lv_store_cache_trim(f->st, -1, 10, NULL, NULL, &err), LV_ERR_INVAL);
+    trim_expect(f->st, 1, 10, 3, 0); /* b3, b4, c1 */
+    expect_ids(f->st, "{}", "c2");
+    assert_count_consistent(f);
+}
+
+/* The item counter follows every way items come and go. */
+static void test_item_counter(void **state)
+{
+    struct fx *f = *state;
+    int64_t a = node(f->st, "alice", "s.org", "a", "blog", NULL);
+    int64_t b = node(f->st, "bob", "s.org", "b", "blog", NULL);
+    struct lv_store_cache_item items[3] = {
+        {"x", "<x/>", "one", NULL, 1, 0},
+        {"y", "<y/>", "two", NULL, 2, 0},
+        {"z", "<z/>", "three", NULL, 3, 0},
+    };
+    assert_int_equal(lv_store_cache_items_upsert(f->st, a, items, 3, NULL), 0);
+    assert_int_equal(lv_store_cache_items_upsert(f->st, b, items, 2, NULL), 0);
+    assert_count_consistent(f);
+    /* Upserts of cached items replace them: no new item. */
+    assert_int_equal(lv_store_cache_items_upsert(f->st, a, items, 3, NULL), 0);
+    put(f->st, a, "w", "{}", 4);
+    put(f->st, a, "w", "{\"title\": \"w again\"}", 4);
+    assert_count_consistent(f);
+    struct lv_store_cache_stats stats;
+    assert_int_equal(lv_store_cache_stats(f->st, &stats, NULL), 0);
+    assert_int_equal(stats.items, 6);
+
+    const char *names[] = {"x", "nope"};
+    assert_int_equal(lv_store_cache_items_delete(f->st, a, names, 2, NULL, NULL), 0);
+    assert_count_consistent(f);
+    assert_int_equal(lv_store_cache_node_purge(f->st, b, NULL, NULL), 0);
+    assert_count_consistent(f);
+    assert_int_equal(lv_store_cache_items_upsert(f->st, b, items, 3, NULL), 0);
+    const char *bob[] = {"bob", NULL};
+    struct lv_store_cache_purge_filter pf = {.profiles = bob};
+    assert_int_equal(lv_store_cache_purge(f->st, &pf, NULL, NULL), 0);
+    assert_count_consistent(f);
+    assert_int_equal(lv_store_cache_items_upsert(f->st, b, items, 3, NULL), 0);
+    assert_int_equal(lv_store_cache_node_delete(f->st, b, NULL), 0); /* cascade */
+    assert_count_consistent(f);
+    assert_int_equal(lv_store_profile_delete(f->st, "alice", NULL), 0); /* two cascades */
+    assert_count_consistent(f);
+    assert_int_equal(lv_store_cache_stats(f->st, &stats, NULL), 0);
+    assert_int_equal(stats.items, 0);
+    a = node(f->st, "bob", "s.org", "a", "blog", NULL);
+    assert_int_equal(lv_store_cache_items_upsert(f->st, a, items, 3, NULL), 0);
+    assert_int_equal(lv_store_cache_reset(f->st, NULL), 0);
+    assert_count_consistent(f);
+    assert_int_equal(raw_int(f->path, "SELECT items FROM pubsub_cache_count"), 0);
+}
+
 int main(void)
 {
     lv_log_set_level(LV_LOG_WARN); /* keep "applied migration" lines out of the output */
@@ -1187,6 +1408,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_categories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_bound_on_filled_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_item_counter, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -306,7 +306,8 @@ static void q_node_filter(struct sqlq *q, const struct lv_store_cache_node_filte
 
 #define NODE_COLUMNS                                                                               \
     "SELECT n.id, p.name, n.service, n.name, n.subscribed, n.analyser, n.type, n.subtype, "        \
-    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra::text"
+    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra::text, "          \
+    "n.trimmed_items, n.trimmed_upto"
 #define NODE_FROM " FROM pubsub_nodes AS n JOIN profiles AS p ON p.id = n.profile_id"
 
 static void row_to_node(const PGresult *res, int r, struct lv_store_cache_node *n)
@@ -325,6 +326,8 @@ static void row_to_node(const PGresult *res, int r, struct lv_store_cache_node *
     n->sync_error = col_dup(res, r, 10);
     n->sync_retry_at = col_time(res, r, 11);
     n->extra = col_dup(res, r, 12);
+    n->trimmed_items = col_int(res, r, 13);
+    n->trimmed_upto = col_time(res, r, 14);
 }
 
 static int pg_node_get(void *state, const char *profile, const char *service, const char *node,
@@ -473,7 +476,7 @@ static int pg_node_list(void *state, const struct lv_store_cache_node_filter *fi
     struct lv_store_cache_node *v = rows ? lv_xcalloc((size_t)rows, sizeof(*v)) : NULL;
     for (int i = 0; i < rows; i++) {
         row_to_node(res, i, &v[i]);
-        v[i].item_count = col_int(res, i, 13);
+        v[i].item_count = col_int(res, i, 15);
     }
     PQclear(res);
     *out = v;
@@ -507,6 +510,7 @@ static int node_exists(void *state, int64_t node_id, struct lv_error *err)
     return rc;
 }
 
+/* Nothing is missing from an emptied node: its trim record goes too. */
 static int delete_node_items(void *state, int64_t node_id, size_t *deleted, struct lv_error *err)
 {
     long changed = 0;
@@ -520,6 +524,13 @@ static int delete_node_items(void *state, int64_t node_id, size_t *deleted, stru
     rc = q_command(state, &q, "purging a cached node", &changed, err);
     q_release(&q);
     *deleted = rc == 0 ? (size_t)changed : 0;
+    if (rc != 0)
+        return rc;
+    q_init(&q);
+    q_sql(&q, "UPDATE pubsub_nodes SET trimmed_items = 0, trimmed_upto = NULL WHERE id = ");
+    q_int(&q, node_id);
+    rc = q_command(state, &q, "purging a cached node", NULL, err);
+    q_release(&q);
     return rc;
 }
 
@@ -1736,7 +1747,7 @@ static int pg_stats(void *state, struct lv_store_cache_stats *out, struct lv_err
     struct sqlq q;
     PGresult *res;
     q_init(&q);
-    q_sql(&q, "SELECT (SELECT count(*) FROM pubsub_nodes), (SELECT count(*) FROM pubsub_items), "
+    q_sql(&q, "SELECT (SELECT count(*) FROM pubsub_nodes), (SELECT items FROM pubsub_cache_count), "
               "pg_database_size(current_database())");
     int rc = q_select(state, &q, "measuring the cache", &res, err);
     q_release(&q);
@@ -1747,6 +1758,57 @@ static int pg_stats(void *state, struct lv_store_cache_stats *out, struct lv_err
     out->db_bytes = col_int(res, 0, 2);
     PQclear(res);
     return 0;
+}
+
+/* ---- the bound -------------------------------------------------------------- */
+
+/* One statement: the n oldest items in the date order (by the index on that
+ * order, whose entries end with the id), deleted, and the nodes they came
+ * from told. */
+static int trim_step(void *state, int64_t max_items, size_t batch, size_t *deleted,
+                     int64_t *excess, struct lv_error *err)
+{
+    struct sqlq q;
+    int64_t total = 0, n;
+    q_init(&q);
+    q_sql(&q, "SELECT items FROM pubsub_cache_count FOR UPDATE");
+    int rc = q_int_result(state, &q, "trimming the cache", &total, err);
+    q_release(&q);
+    if (rc != 0 || total <= max_items)
+        return rc;
+    n = total - max_items < (int64_t)batch ? total - max_items : (int64_t)batch;
+    q_init(&q);
+    q_sql(&q, "WITH old AS (SELECT id, node_id, coalesce(published, created) AS k "
+              "FROM pubsub_items ORDER BY coalesce(published, created), id LIMIT ");
+    q_int(&q, n);
+    q_sql(&q, "), gone AS (DELETE FROM pubsub_items AS i USING old WHERE i.id = old.id "
+              "RETURNING old.node_id, old.k), "
+              "nodes AS (UPDATE pubsub_nodes AS n SET trimmed_items = n.trimmed_items + g.c, "
+              "trimmed_upto = greatest(n.trimmed_upto, g.k) FROM (SELECT node_id, count(*) AS c, "
+              "max(k) AS k FROM gone GROUP BY node_id) AS g WHERE n.id = g.node_id) "
+              "SELECT count(*) FROM gone");
+    int64_t done = 0;
+    rc = q_int_result(state, &q, "trimming the cache", &done, err);
+    q_release(&q);
+    if (rc == 0) {
+        *deleted = (size_t)done;
+        *excess = total - done - max_items;
+    }
+    return rc;
+}
+
+/* The counter row, locked first, makes concurrent trims take turns. */
+static int pg_trim(void *state, int64_t max_items, size_t batch, size_t *deleted, int64_t *excess,
+                   struct lv_error *err)
+{
+    int rc = simple(state, "BEGIN", "trimming the cache", err);
+    if (rc == 0)
+        rc = finish_tx(state, trim_step(state, max_items, batch, deleted, excess, err), err);
+    if (rc != 0) {
+        *deleted = 0;
+        *excess = 0;
+    }
+    return rc;
 }
 
 const struct lv_store_cache_backend lv_store_postgres_cache_backend = {
@@ -1765,4 +1827,5 @@ const struct lv_store_cache_backend lv_store_postgres_cache_backend = {
     .purge = pg_purge,
     .reset = pg_reset,
     .stats = pg_stats,
+    .trim = pg_trim,
 };

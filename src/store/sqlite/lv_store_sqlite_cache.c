@@ -319,7 +319,8 @@ static void q_node_filter(struct sqlq *q, const struct lv_store_cache_node_filte
 
 #define NODE_COLUMNS                                                                               \
     "SELECT n.id, p.name, n.service, n.name, n.subscribed, n.analyser, n.type, n.subtype, "        \
-    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra"
+    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra, "                \
+    "n.trimmed_items, n.trimmed_upto"
 #define NODE_FROM " FROM pubsub_nodes AS n JOIN profiles AS p ON p.id = n.profile_id"
 
 static void row_to_node(sqlite3_stmt *st, struct lv_store_cache_node *n)
@@ -337,6 +338,8 @@ static void row_to_node(sqlite3_stmt *st, struct lv_store_cache_node *n)
     n->sync_error = col_dup(st, 10);
     n->sync_retry_at = col_time(st, 11);
     n->extra = col_dup(st, 12);
+    n->trimmed_items = sqlite3_column_int64(st, 13);
+    n->trimmed_upto = col_time(st, 14);
 }
 
 static int sq_node_get(void *state, const char *profile, const char *service, const char *node,
@@ -486,7 +489,7 @@ static int read_nodes(sqlite3 *db, sqlite3_stmt *st, struct lv_store_cache_node 
         lv_grow((void **)&v, &cap, len + 1, sizeof(*v));
         memset(&v[len], 0, sizeof(v[len]));
         row_to_node(st, &v[len]);
-        v[len++].item_count = sqlite3_column_int64(st, 13);
+        v[len++].item_count = sqlite3_column_int64(st, 15);
     }
     if (rc != SQLITE_DONE) {
         lv_store_cache_nodes_free(v, len);
@@ -539,6 +542,7 @@ static int node_exists(sqlite3 *db, int64_t node_id, struct lv_error *err)
     return rc;
 }
 
+/* Nothing is missing from an emptied node: its trim record goes too. */
 static int delete_node_items(sqlite3 *db, int64_t node_id, size_t *deleted, struct lv_error *err)
 {
     sqlite3_stmt *st;
@@ -550,7 +554,14 @@ static int delete_node_items(sqlite3 *db, int64_t node_id, size_t *deleted, stru
     sqlite3_bind_int64(st, 1, node_id);
     rc = run(db, st, "purging a cached node", err);
     *deleted = rc == 0 ? (size_t)sqlite3_changes(db) : 0;
-    return rc;
+    if (rc == 0)
+        rc = prep(db,
+                  "UPDATE pubsub_nodes SET trimmed_items = 0, trimmed_upto = NULL WHERE id = ?1",
+                  &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, node_id);
+    return run(db, st, "purging a cached node", err);
 }
 
 static int sq_node_purge(void *state, int64_t node_id, size_t *deleted, struct lv_error *err)
@@ -1674,12 +1685,68 @@ static int sq_stats(void *state, struct lv_store_cache_stats *out, struct lv_err
     int64_t pages = 0, page_size = 0;
     int rc = count_sql(db, "SELECT count(*) FROM pubsub_nodes", &out->nodes, err);
     if (rc == 0)
-        rc = count_sql(db, "SELECT count(*) FROM pubsub_items", &out->items, err);
+        rc = count_sql(db, "SELECT items FROM pubsub_cache_count", &out->items, err);
     if (rc == 0)
         rc = count_sql(db, "PRAGMA page_count", &pages, err);
     if (rc == 0)
         rc = count_sql(db, "PRAGMA page_size", &page_size, err);
     out->db_bytes = pages * page_size;
+    return rc;
+}
+
+/* ---- the bound -------------------------------------------------------------- */
+
+/* The n oldest items in the date order, by the index on that order (its
+ * entries end with the rowid, so the tie order costs no sort). */
+#define OLDEST_ITEMS                                                                               \
+    "SELECT id, node_id, coalesce(published, created) AS k FROM pubsub_items "                   \
+    "ORDER BY coalesce(published, created), id LIMIT ?1"
+
+/* The nodes first, while the items to delete can still be read. */
+static int trim_step(sqlite3 *db, int64_t max_items, size_t batch, size_t *deleted,
+                     int64_t *excess, struct lv_error *err)
+{
+    sqlite3_stmt *st;
+    int64_t total = 0;
+    int rc = count_sql(db, "SELECT items FROM pubsub_cache_count", &total, err);
+    if (rc != 0 || total <= max_items)
+        return rc;
+    int64_t n = total - max_items < (int64_t)batch ? total - max_items : (int64_t)batch;
+    rc = prep(db,
+              "UPDATE pubsub_nodes SET trimmed_items = trimmed_items + o.c, "
+              "trimmed_upto = max(coalesce(trimmed_upto, o.k), o.k) "
+              "FROM (SELECT node_id, count(*) AS c, max(k) AS k FROM (" OLDEST_ITEMS ") "
+              "GROUP BY node_id) AS o WHERE pubsub_nodes.id = o.node_id",
+              &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, n);
+    rc = run(db, st, "trimming the cache", err);
+    if (rc == 0)
+        rc = prep(db, "DELETE FROM pubsub_items WHERE id IN (SELECT id FROM (" OLDEST_ITEMS "))",
+                  &st, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, n);
+    rc = run(db, st, "trimming the cache", err);
+    if (rc == 0) {
+        *deleted = (size_t)sqlite3_changes(db);
+        *excess = total - (int64_t)*deleted - max_items;
+    }
+    return rc;
+}
+
+static int sq_trim(void *state, int64_t max_items, size_t batch, size_t *deleted, int64_t *excess,
+                   struct lv_error *err)
+{
+    sqlite3 *db = lv_store_sqlite_db(state);
+    int rc = exec(db, "BEGIN IMMEDIATE", "trimming the cache", err);
+    if (rc == 0)
+        rc = finish_tx(db, trim_step(db, max_items, batch, deleted, excess, err), err);
+    if (rc != 0) {
+        *deleted = 0;
+        *excess = 0;
+    }
     return rc;
 }
 
@@ -1699,4 +1766,5 @@ const struct lv_store_cache_backend lv_store_sqlite_cache_backend = {
     .purge = sq_purge,
     .reset = sq_reset,
     .stats = sq_stats,
+    .trim = sq_trim,
 };
