@@ -222,7 +222,8 @@ static int key_fn(void *ud, const char *account, EVP_PKEY **key, struct lv_error
     return 0;
 }
 
-static void done_fn(void *ud, int64_t id, const char *inbox, long status, const struct lv_error *err)
+static void done_fn(void *ud, int64_t id, const char *inbox, long status,
+                    const struct lv_error *err)
 {
     struct run *r = ud;
     (void)id;
@@ -327,15 +328,32 @@ static void parse(int argc, char **argv, struct opts *o)
     int c;
     while ((c = getopt(argc, argv, "n:m:H:p:P:s:t:d:")) != -1) {
         switch (c) {
-        case 'n': o->n = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'm': o->m = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'H': o->hosts = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'p': o->max_parallel = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'P': o->per_host = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 's': o->sign_s = strtod(optarg, NULL); break;
-        case 't': o->threads = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'd': o->db = optarg; break;
-        default: usage();
+        case 'n':
+            o->n = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'm':
+            o->m = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'H':
+            o->hosts = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'p':
+            o->max_parallel = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'P':
+            o->per_host = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 's':
+            o->sign_s = strtod(optarg, NULL);
+            break;
+        case 't':
+            o->threads = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'd':
+            o->db = optarg;
+            break;
+        default:
+            usage();
         }
     }
     if (!o->n || !o->m || !o->hosts || o->hosts > MAX_HOSTS || o->hosts > o->m || !o->threads ||
@@ -398,8 +416,8 @@ int main(int argc, char **argv)
     printf("ratio:        %.1f %% of the signing limit\n", 100.0 * rate / sign_rate);
     printf("CPU per delivery: %.0f us in all = loop thread %.0f (enqueue %.0f) + pool %.0f "
            "+ sink %.0f; one signature alone: %.0f us\n",
-           all * us, res.cpu_all.loop * us, res.cpu_enqueue.loop * us, pool * us,
-           cpu_sink * us, cpu_sign * 1e6);
+           all * us, res.cpu_all.loop * us, res.cpu_enqueue.loop * us, pool * us, cpu_sink * us,
+           cpu_sign * 1e6);
     printf("CPU-bound estimate (all cores busy, nothing else running): %.1f %% of the "
            "signing limit\n",
            100.0 * cpu_sign * o.n / all);

@@ -172,8 +172,8 @@ static int split_url(const char *url, char **host, char **target, struct lv_erro
     } else {
         curl_url_get(u, CURLUPART_PORT, &port, 0);
         curl_url_get(u, CURLUPART_QUERY, &query, 0);
-        *host = port && !default_port(scheme, port) ? lv_xasprintf("%s:%s", h, port)
-                                                    : lv_xstrdup(h);
+        *host =
+            port && !default_port(scheme, port) ? lv_xasprintf("%s:%s", h, port) : lv_xstrdup(h);
         *target = query ? lv_xasprintf("%s?%s", path, query) : lv_xstrdup(path);
         for (char *c = *host; *c; c++) /* one per-host count whatever the case */
             *c = (char)tolower((unsigned char)*c);
@@ -420,8 +420,9 @@ static void log_retry(struct lv_ap_deliver *d, const struct job *j, int attempts
 {
     uint64_t now = uv_now(d->loop);
     if (!d->warned || now - d->last_warn_ms >= WARN_INTERVAL_MS) {
-        lv_warn(AREA, "delivery %" PRId64 " of %s to %s failed (attempt %d), retrying in %" PRId64
-                      " s: %s (%u other failures since the last warning)",
+        lv_warn(AREA,
+                "delivery %" PRId64 " of %s to %s failed (attempt %d), retrying in %" PRId64
+                " s: %s (%u other failures since the last warning)",
                 j->id, j->activity_id, j->inbox, attempts, delay, why, d->quiet_failures);
         d->warned = true;
         d->last_warn_ms = now;
@@ -784,7 +785,8 @@ int lv_ap_deliver_new(uv_loop_t *loop, struct lv_store *store, struct lv_http_cl
 {
     *out = NULL;
     if (!loop || !store || !http || !key_fn)
-        return lv_error_set(err, LV_ERR_INVAL, "delivery queue needs a loop, store, client and key");
+        return lv_error_set(err, LV_ERR_INVAL,
+                            "delivery queue needs a loop, store, client and key");
     struct lv_ap_deliver *d = lv_xcalloc(1, sizeof(*d));
     d->loop = loop;
     d->store = store;
@@ -858,8 +860,8 @@ int lv_ap_deliver_retry_all(struct lv_ap_deliver *d, struct lv_error *err)
     size_t offset = 0, n;
     do {
         struct lv_ap_delivery_rec *rows = NULL;
-        int rc = lv_store_ap_delivery_list(d->store, LV_AP_DELIVERY_PENDING, RETRY_ALL_PAGE,
-                                           offset, &rows, &n, err);
+        int rc = lv_store_ap_delivery_list(d->store, LV_AP_DELIVERY_PENDING, RETRY_ALL_PAGE, offset,
+                                           &rows, &n, err);
         if (rc != 0)
             return rc;
         for (size_t i = 0; i < n; i++) {

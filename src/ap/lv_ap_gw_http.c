@@ -439,7 +439,7 @@ static void outbox_items(struct lv_xmpp *x, struct lv_ps_items *items, const str
     json_t **notes = lv_xcalloc(items ? items->n + 1 : 1, sizeof(*notes));
     size_t n = 0;
     for (size_t i = 0; items && i < items->n; i++) {
-        json_t *note = gw_note_of_item(gw, p->account, p->jid, p->node, &items->items[i]);
+        json_t *note = gw_note_of_item(gw, p->account, p->jid, p->node, &items->items[i], NULL, 0);
         if (note)
             notes[n++] = note;
     }
@@ -524,7 +524,7 @@ static void item_items(struct lv_xmpp *x, struct lv_ps_items *items, const struc
     json_t *note = NULL;
     for (size_t i = 0; items && i < items->n && !note; i++)
         if (strcmp(items->items[i].id, p->item) == 0)
-            note = gw_note_of_item(p->gw, p->account, p->jid, p->node, &items->items[i]);
+            note = gw_note_of_item(p->gw, p->account, p->jid, p->node, &items->items[i], NULL, 0);
     if (!note) {
         lv_http_reply_error(p->req, err && err->code != LV_ERR_NOT_FOUND ? 502 : 404,
                             err && err->code != LV_ERR_NOT_FOUND ? err->msg : "no such item");

@@ -101,7 +101,8 @@ int gw_http_start(struct lv_ap_gw *gw, const char *address, struct lv_error *err
 /* The Note of a local item (its payload an Atom entry), or NULL. */
 struct lv_ps_item;
 json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid,
-                        const char *node, const struct lv_ps_item *it);
+                        const char *node, const struct lv_ps_item *it,
+                        const struct lv_ap_mention *mentions, size_t n_mentions);
 
 void gw_xmpp_register(struct lv_ap_gw *gw);
 void gw_xmpp_unregister(struct lv_ap_gw *gw);

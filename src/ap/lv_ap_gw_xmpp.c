@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "blog/lv_mb.h"
@@ -28,7 +29,8 @@
 /* ---- local items as Notes ---- */
 
 json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid,
-                        const char *node, const struct lv_ps_item *it)
+                        const char *node, const struct lv_ps_item *it,
+                        const struct lv_ap_mention *mentions, size_t n_mentions)
 {
     json_t *mb = NULL;
     if (!it->payload ||
@@ -43,6 +45,8 @@ json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *ji
         .actor = actor,
         .followers = followers,
         .is_public = true,
+        .mentions = mentions,
+        .n_mentions = n_mentions,
     };
     json_t *note = object_id && actor ? lv_ap_note_from_mb(mb, &ctx, NULL) : NULL;
     free(object_id);
@@ -120,6 +124,135 @@ static int64_t entry_date(const struct lv_xml *entry, const char *name)
     return t;
 }
 
+/* A local item on its way to the fediverse: the accounts it mentions are
+ * looked up first (auto_mentions), then the Note goes to the followers'
+ * inboxes and to the mentioned actors'. */
+struct relay {
+    struct lv_ap_gw *gw;
+    char *account, *jid, *node, *type, *object_id;
+    struct lv_ps_item item; /* copy: id, publisher, payload reference */
+    char **inboxes;
+    size_t n, cap;
+    struct lv_ap_mention *mentions;
+    size_t nm;
+    unsigned pending;
+};
+
+#define MENTIONS_MAX 10
+
+static void relay_add_inbox(struct relay *r, const char *inbox)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 8;
+        r->inboxes = lv_xrealloc(r->inboxes, r->cap * sizeof(*r->inboxes));
+    }
+    r->inboxes[r->n++] = lv_xstrdup(inbox);
+}
+
+static void relay_free(struct relay *r)
+{
+    for (size_t i = 0; i < r->nm; i++) {
+        free((char *)r->mentions[i].href);
+        free((char *)r->mentions[i].name);
+    }
+    free(r->mentions);
+    free_strv(r->inboxes, r->n);
+    free(r->item.id);
+    free(r->item.publisher);
+    lv_xml_unref(r->item.payload);
+    free(r->account);
+    free(r->jid);
+    free(r->node);
+    free(r->type);
+    free(r->object_id);
+    free(r);
+}
+
+static void relay_finish(struct relay *r)
+{
+    struct lv_ap_gw *gw = r->gw;
+    json_t *note = gw_note_of_item(gw, r->account, r->jid, r->node, &r->item, r->mentions, r->nm);
+    if (!note) {
+        lv_debug(AP_AREA, "%s: item %s is not a blog post: not relayed", r->account, r->item.id);
+    } else if (r->n) {
+        char *actor = gw_actor_url(gw, r->account);
+        char *aid = lv_ap_new_activity_id(actor, r->type);
+        json_t *act = lv_ap_activity_new(aid, r->type, actor, note, json_object_get(note, "to"),
+                                         json_object_get(note, "cc"));
+        gw_deliver(gw, r->account, act, (const char *const *)r->inboxes, r->n);
+        lv_store_ap_object_put(gw->st, r->account, r->node, r->item.id, r->object_id, false,
+                               (int64_t)time(NULL), NULL);
+        gw->relayed_out++;
+        lv_info(AP_AREA, "%s: %s of %s sent to %zu inboxes (%zu mentioned accounts)", r->account,
+                r->type, r->item.id, r->n, r->nm);
+        json_decref(act);
+        free(aid);
+        free(actor);
+    }
+    json_decref(note);
+    relay_free(r);
+}
+
+static void mention_actor(const struct lv_ap_actor *actor, const struct lv_error *err, void *ud)
+{
+    struct relay *r = ud;
+    if (actor && actor->rec.account) {
+        struct lv_ap_mention *m = &r->mentions[r->nm++];
+        m->href = lv_xstrdup(actor->rec.id);
+        m->name = lv_xasprintf("@%s", actor->rec.account);
+        m->alias = NULL;
+        relay_add_inbox(r, actor->rec.shared_inbox ? actor->rec.shared_inbox : actor->rec.inbox);
+    } else if (err) {
+        lv_debug(AP_AREA, "%s: a mention is not a fediverse account: %s", r->account, err->msg);
+    }
+    if (--r->pending == 0)
+        relay_finish(r);
+}
+
+static bool handle_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+}
+
+/* "@user@host.tld" handles written in text (not local ones), at most max;
+ * each caller-freed, without the leading '@'. */
+static size_t find_handles(struct lv_ap_gw *gw, const char *text, char **out, size_t max)
+{
+    size_t n = 0;
+    for (const char *p = text; p && *p && n < max; p++) {
+        if (*p != '@' || (p > text && (handle_char((unsigned char)p[-1]) || p[-1] == '@' ||
+                                       p[-1] == '/')))
+            continue;
+        const char *u = p + 1, *e = u;
+        while (handle_char((unsigned char)*e))
+            e++;
+        if (e == u || *e != '@')
+            continue;
+        const char *h = e + 1, *he = h;
+        while (handle_char((unsigned char)*he) && *he != '_')
+            he++;
+        while (he > h && (he[-1] == '.' || he[-1] == '-'))
+            he--;
+        char *host = lv_xstrndup(h, (size_t)(he - h));
+        bool ok = strchr(host, '.') && !lv_ap_is_local(&gw->addr, host) &&
+                  strcasecmp(host, gw->jid) != 0;
+        free(host);
+        if (!ok)
+            continue;
+        char *handle = lv_xstrndup(u, (size_t)(he - u));
+        bool dup = false;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = strcasecmp(out[i], handle) == 0;
+        if (dup)
+            free(handle);
+        else
+            out[n++] = handle;
+        p = he - 1;
+    }
+    return n;
+}
+
 static void relay_item(struct lv_ap_gw *gw, const char *account, const char *jid,
                        const char *node, const struct lv_ps_item *it, char **inboxes, size_t n)
 {
@@ -129,7 +262,7 @@ static void relay_item(struct lv_ap_gw *gw, const char *account, const char *jid
     int64_t updated = entry_date(it->payload, "updated");
     int64_t published = entry_date(it->payload, "published");
     char *object_id = gw_url(gw, LV_AP_URL_ITEM, account, it->id);
-    if (!object_id)
+    if (!object_id || !it->payload)
         goto out;
     if (known && !obj.deleted && updated && updated < obj.updated) {
         /* the service resending the last item (on a new subscription); an
@@ -143,24 +276,41 @@ static void relay_item(struct lv_ap_gw *gw, const char *account, const char *jid
         lv_store_ap_object_put(gw->st, account, node, it->id, object_id, false, now, NULL);
         goto out;
     }
-    json_t *note = gw_note_of_item(gw, account, jid, node, it);
-    if (!note) {
-        lv_debug(AP_AREA, "%s: item %s is not a blog post: not relayed", account, it->id);
+    struct relay *r = lv_xcalloc(1, sizeof(*r));
+    r->gw = gw;
+    r->account = lv_xstrdup(account);
+    r->jid = lv_xstrdup(jid);
+    r->node = lv_xstrdup(node);
+    r->type = lv_xstrdup(known && !obj.deleted ? "Update" : "Create");
+    r->object_id = object_id;
+    object_id = NULL;
+    r->item.id = lv_xstrdup(it->id);
+    r->item.publisher = it->publisher ? lv_xstrdup(it->publisher) : NULL;
+    r->item.payload = lv_xml_ref(it->payload);
+    for (size_t i = 0; i < n; i++)
+        relay_add_inbox(r, inboxes[i]);
+    char *handles[MENTIONS_MAX];
+    size_t nh = 0;
+    json_t *mb = NULL;
+    if (gw->auto_mentions &&
+        lv_mb_data_from_entry(it->payload, jid, node, it->id, NULL, &mb, NULL) == 0) {
+        const char *title = json_string_value(json_object_get(mb, "title"));
+        const char *content = json_string_value(json_object_get(mb, "content"));
+        char *text = lv_xasprintf("%s\n%s", title ? title : "", content ? content : "");
+        nh = find_handles(gw, text, handles, MENTIONS_MAX);
+        free(text);
+    }
+    json_decref(mb);
+    if (nh == 0) {
+        relay_finish(r);
         goto out;
     }
-    const char *type = known && !obj.deleted ? "Update" : "Create";
-    char *actor = gw_actor_url(gw, account);
-    char *aid = lv_ap_new_activity_id(actor, type);
-    json_t *act = lv_ap_activity_new(aid, type, actor, note, json_object_get(note, "to"),
-                                     json_object_get(note, "cc"));
-    gw_deliver(gw, account, act, (const char *const *)inboxes, n);
-    lv_store_ap_object_put(gw->st, account, node, it->id, object_id, false, now, NULL);
-    gw->relayed_out++;
-    lv_info(AP_AREA, "%s: %s of %s sent to %zu inboxes", account, type, it->id, n);
-    json_decref(act);
-    json_decref(note);
-    free(aid);
-    free(actor);
+    r->mentions = lv_xcalloc(nh, sizeof(*r->mentions));
+    r->pending = (unsigned)nh;
+    for (size_t i = 0; i < nh; i++) {
+        lv_ap_actors_by_account(gw->actors, handles[i], mention_actor, r);
+        free(handles[i]);
+    }
 out:
     free(object_id);
     lv_ap_object_rec_release(&obj);
@@ -206,7 +356,7 @@ static void on_event(struct lv_xmpp *x, const struct lv_ps_event *ev, void *ud)
         lv_ap_account_from_jid(&gw->addr, &j, NULL, &account, NULL) == 0) {
         size_t n = 0;
         char **inboxes = follower_inboxes(gw, jid, node, &n);
-        if (n && ev->kind == LV_PS_EV_ITEMS && ev->items)
+        if ((n || gw->auto_mentions) && ev->kind == LV_PS_EV_ITEMS && ev->items)
             for (size_t i = 0; i < ev->items->n; i++)
                 if (!seen_recently(gw, jid, node, &ev->items->items[i]))
                     relay_item(gw, account, jid, node, &ev->items->items[i], inboxes, n);

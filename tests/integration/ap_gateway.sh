@@ -92,6 +92,21 @@ li blog delete -i "$id" -f >/dev/null
 LV_WAIT=20 wait_for inbox_has Delete "$id" || fail "no Delete: $(fedify_ctl GET /inbox)"
 pass "li blog delete -> Delete(Tombstone)"
 
+# auto_mentions: a handle written in a post becomes a Mention (and a recipient)
+echo "Hello @alice@fedify.ap.test, this is for you" | li blog set -T "Mentioning" >/dev/null
+LV_WAIT=20 wait_for inbox_has Create '"type": "Mention"' || fail "no Mention: $(fedify_ctl GET /inbox)"
+fedify_ctl GET /inbox | $LV_PY -c '
+import json, sys
+acts = [a for a in json.load(sys.stdin) if a["type"] == "Create" and "for you" in json.dumps(a)]
+assert len(acts) == 1, "delivered %d times" % len(acts)
+tags = acts[0]["raw"]["object"]["tag"]
+tags = tags if isinstance(tags, list) else [tags]
+m = [t for t in tags if t.get("type") == "Mention"][0]
+assert m["href"] == "https://fedify.ap.test/users/alice", m
+assert "https://fedify.ap.test/users/alice" in json.dumps(acts[0]["raw"]["object"]["content"]), acts[0]
+' || fail "mention tag/link"
+pass "@alice@fedify.ap.test in a post: Mention tag and link, delivered once"
+
 # ---- Fedify reads louise's outbox ----
 look=$(fedify_ctl GET "/lookup?handle=louise@example.test")
 json_get 'len(d["items"]) >= 1 and any("Hello from XMPP" in (i.get("content") or "") for i in d["items"])' <<<"$look" |

@@ -1021,6 +1021,57 @@ static char *send_body(const struct opts *o, size_t *len, char **id)
     return b;
 }
 
+/* POSTs prepared request bytes over plain HTTP (load's client, one request,
+ * Connection: close): an answer that comes before the body is all written
+ * (an early 413) is still read. 0 with *status (0: no answer) and the body;
+ * -1 when url is not http://IPv4[:port]/... */
+static int raw_post(const char *url, char *data, size_t len, struct send_state *st);
+
+/* The same through lv_http_client (https, names). */
+static void curl_post(const struct opts *o, const struct lv_http_header *hdrs, size_t nh,
+                      const char *body, size_t len, struct send_state *st)
+{
+    const struct lv_http_request r = {
+        .method = "POST",
+        .url = o->url,
+        .headers = hdrs,
+        .n_headers = nh,
+        .body = body,
+        .body_len = len,
+        .timeout_ms = SEND_TIMEOUT_MS,
+    };
+    const struct lv_http_client_config cc = {.ca_file = o->ca, .allow_private_networks = true};
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct lv_http_client *client = NULL;
+    if (lv_http_client_new(&loop, &cc, &client, &st->err) != 0 ||
+        lv_http_client_request(client, &r, on_sent, st, NULL, &st->err) != 0) {
+        st->failed = st->done = true;
+        st->body = lv_xstrdup("");
+    }
+    while (!st->done)
+        uv_run(&loop, UV_RUN_ONCE);
+    lv_http_client_free(client);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+}
+
+static char *raw_request(const char *target, const char *host, const struct lv_http_header *hdrs,
+                         size_t nh, const char *body, size_t len, size_t *out_len)
+{
+    struct lv_buf b;
+    lv_buf_init(&b);
+    lv_buf_addf(&b, "POST %s HTTP/1.1\r\nHost: %s\r\n", target, host);
+    for (size_t i = 0; i < nh; i++)
+        if (strcasecmp(hdrs[i].name, "Host") != 0)
+            lv_buf_addf(&b, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
+    lv_buf_addf(&b, "Content-Length: %zu\r\nConnection: close\r\nUser-Agent: ap_tool\r\n\r\n",
+                len);
+    lv_buf_add(&b, body, len);
+    *out_len = b.len;
+    return lv_buf_detach(&b);
+}
+
 static int cmd_send(const struct opts *o)
 {
     if (!o->url || !o->actor_base || !o->keys)
@@ -1072,33 +1123,17 @@ static int cmd_send(const struct opts *o)
         hdrs[nh++] = (struct lv_http_header){"Host", o->host};
     if (h.signature)
         hdrs[nh++] = (struct lv_http_header){"Signature", h.signature};
-    const struct lv_http_request r = {
-        .method = "POST",
-        .url = o->url,
-        .headers = hdrs,
-        .n_headers = nh,
-        .body = body,
-        .body_len = len,
-        .timeout_ms = SEND_TIMEOUT_MS,
-    };
-    const struct lv_http_client_config cc = {.ca_file = o->ca, .allow_private_networks = true};
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct lv_http_client *client = NULL;
-    struct send_state st = {0};
-    if (lv_http_client_new(&loop, &cc, &client, &err) != 0 ||
-        lv_http_client_request(client, &r, on_sent, &st, NULL, &err) != 0) {
-        fprintf(stderr, "ap_tool send: %s\n", err.msg);
-        return 1;
-    }
     if (id)
         fprintf(stderr, "ap_tool send: %s %s (%zu bytes, %s)\n", o->type, id, len,
                 h.signature ? (o->bad_signature ? "bad signature" : "signed") : "unsigned");
-    while (!st.done)
-        uv_run(&loop, UV_RUN_ONCE);
-    lv_http_client_free(client);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    uv_loop_close(&loop);
+    else
+        fprintf(stderr, "ap_tool send: %s (%zu bytes, %s)\n", o->body_file, len,
+                h.signature ? (o->bad_signature ? "bad signature" : "signed") : "unsigned");
+    struct send_state st = {0};
+    size_t rlen = 0;
+    char *raw = https ? NULL : raw_request(target, host, hdrs, nh, body, len, &rlen);
+    if (!raw || raw_post(o->url, raw, rlen, &st) != 0)
+        curl_post(o, hdrs, nh, body, len, &st);
     printf("%ld\n", st.status);
     fwrite(st.body, 1, st.body_len, stdout);
     if (st.body_len && st.body[st.body_len - 1] != '\n')
@@ -1107,6 +1142,7 @@ static int cmd_send(const struct opts *o)
         fprintf(stderr, "ap_tool send: %s\n", st.err.msg);
     post_headers_release(&h);
     EVP_PKEY_free(key);
+    free(raw);
     free(st.body);
     free(other);
     free(key_id);
@@ -1193,10 +1229,13 @@ struct conn {
     uv_connect_t creq;
     uv_write_t wreq;
     struct lv_buf in;
-    size_t cur;   /* the request in flight */
-    bool busy;    /* a request is in flight */
-    double t0;    /* when it was written */
-    bool closing; /* the server asked to close after this answer */
+    size_t cur;       /* the request in flight */
+    bool busy;        /* a request is in flight, not answered yet */
+    bool writing;     /* its bytes are still being written */
+    bool answered;    /* answered while still writing (an early 413...) */
+    bool write_error; /* the write failed: the answer may still come */
+    double t0;        /* when it was written */
+    bool closing;     /* the server asked to close after this answer */
 };
 
 struct load {
@@ -1211,6 +1250,9 @@ struct load {
     uint64_t errors, reconnects;
     unsigned open_conns;
     char last_error[256];
+    bool keep;         /* keep the last answer (send) */
+    struct lv_buf ans; /* its body */
+    unsigned ans_status;
 };
 
 static void conn_start(struct load *L);
@@ -1250,11 +1292,32 @@ static void conn_fail(struct conn *c, const char *what)
     conn_close(c);
 }
 
+static void conn_next(struct conn *c);
+
+/* The answer is complete and the request written (or failed to be). */
+static void after_answer(struct conn *c)
+{
+    c->answered = false;
+    if (c->closing || c->write_error)
+        conn_close(c);
+    else
+        conn_next(c);
+}
+
+/* A server may answer before it has read the whole request (413) and close:
+ * the write then fails but the answer is still read. */
 static void on_written(uv_write_t *w, int status)
 {
     struct conn *c = w->data;
-    if (status < 0)
-        conn_fail(c, uv_strerror(status));
+    c->writing = false;
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    if (status < 0) {
+        c->write_error = true;
+        snprintf(c->L->last_error, sizeof(c->L->last_error), "write: %s", uv_strerror(status));
+    }
+    if (c->answered)
+        after_answer(c);
 }
 
 static void conn_next(struct conn *c)
@@ -1266,6 +1329,7 @@ static void conn_next(struct conn *c)
     }
     c->cur = L->next++;
     c->busy = true;
+    c->writing = true;
     c->t0 = mono_s();
     uv_buf_t b = uv_buf_init(L->reqs[c->cur].data, (unsigned)L->reqs[c->cur].len);
     c->wreq.data = c;
@@ -1360,6 +1424,11 @@ static bool take_response(struct conn *c)
     L->lat_ms[c->cur] = (mono_s() - c->t0) * 1000.0;
     L->done++;
     c->busy = false;
+    if (L->keep) {
+        L->ans_status = status;
+        lv_buf_reset(&L->ans);
+        lv_buf_add(&L->ans, d + hlen, blen);
+    }
     lv_buf_consume(&c->in, hlen + blen);
     return true;
 }
@@ -1375,15 +1444,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct conn *c = s->data;
     if (n < 0) {
-        conn_fail(c, n == UV_EOF ? "connection closed by the server" : uv_strerror((int)n));
+        if (c->busy)
+            conn_fail(c, n == UV_EOF ? "connection closed by the server" : uv_strerror((int)n));
+        else
+            conn_close(c); /* an idle keep-alive connection closed, or after an answer */
         return;
     }
     lv_buf_add(&c->in, buf->base, (size_t)n);
     if (c->busy && take_response(c)) {
-        if (c->closing)
-            conn_close(c);
+        if (c->writing)
+            c->answered = true;
         else
-            conn_next(c);
+            after_answer(c);
     }
 }
 
@@ -1508,6 +1580,43 @@ static json_t *load_report(struct load *L, const struct opts *o, double elapsed,
     json_object_set_new(r, "accepted", json_integer((json_int_t)accepted));
     free(v);
     return r;
+}
+
+static int raw_post(const char *url, char *data, size_t len, struct send_state *st)
+{
+    struct load *L = lv_xcalloc(1, sizeof(*L));
+    char *target = NULL;
+    if (load_address(url, &L->addr, &target) != 0) {
+        free(target);
+        free(L);
+        return -1;
+    }
+    struct prepared req = {.data = data, .len = len};
+    L->reqs = &req;
+    L->n = 1;
+    L->lat_ms = lv_xcalloc(1, sizeof(*L->lat_ms));
+    L->keep = true;
+    lv_buf_init(&L->ans);
+    uv_loop_init(&L->loop);
+    uv_timer_init(&L->loop, &L->watchdog);
+    L->watchdog.data = L;
+    uv_timer_start(&L->watchdog, on_watchdog, STALL_S * 1000, STALL_S * 1000);
+    conn_start(L);
+    uv_run(&L->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&L->loop);
+    st->done = true;
+    st->status = L->ans_status;
+    st->body_len = L->ans.len;
+    st->body = lv_xstrndup(L->ans.data ? L->ans.data : "", L->ans.len);
+    if (!st->status) {
+        st->failed = true;
+        lv_error_set(&st->err, LV_ERR_IO, "%s: %s", url, L->last_error);
+    }
+    lv_buf_release(&L->ans);
+    free(L->lat_ms);
+    free(L);
+    free(target);
+    return 0;
 }
 
 static int cmd_load(const struct opts *o)

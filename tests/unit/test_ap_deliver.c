@@ -55,10 +55,10 @@ struct got {
     int peer;
     char *target, *host, *body, *digest, *content_type, *accept, *date, *signature;
     size_t body_len;
-    int sig_rc;    /* lv_httpsig_parse() then lv_httpsig_verify(): 0 = valid */
-    char *key_id;  /* as parsed */
-    char *base;    /* the signing string the peer rebuilt */
-    int64_t when;  /* time() at arrival */
+    int sig_rc;   /* lv_httpsig_parse() then lv_httpsig_verify(): 0 = valid */
+    char *key_id; /* as parsed */
+    char *base;   /* the signing string the peer rebuilt */
+    int64_t when; /* time() at arrival */
 };
 
 struct held {
@@ -262,7 +262,8 @@ static int key_fn(void *ud, const char *account, EVP_PKEY **key, struct lv_error
     return 0;
 }
 
-static void done_fn(void *ud, int64_t id, const char *inbox, long status, const struct lv_error *err)
+static void done_fn(void *ud, int64_t id, const char *inbox, long status,
+                    const struct lv_error *err)
 {
     struct t *t = ud;
     struct lv_ap_deliver_stats s;
@@ -349,8 +350,8 @@ static int teardown(void **state)
 static void start_queue(struct t *t, const struct lv_ap_deliver_config *cfg)
 {
     struct lv_error err;
-    assert_int_equal(
-        lv_ap_deliver_new(&t->loop, t->store, t->client, cfg, key_fn, t, &t->d, &err), 0);
+    assert_int_equal(lv_ap_deliver_new(&t->loop, t->store, t->client, cfg, key_fn, t, &t->d, &err),
+                     0);
     lv_ap_deliver_set_done_fn(t->d, done_fn, t);
 }
 
@@ -475,9 +476,9 @@ static void test_enqueue_refused(void **state)
     struct lv_error err;
     start_queue(t, NULL);
     for (size_t i = 0; i < LV_ARRAY_LEN(bad); i++)
-        assert_int_equal(lv_ap_deliver_enqueue(t->d, bad[i], ACCOUNT, KEY_ID, "a", "{}", NULL,
-                                               &err),
-                         LV_ERR_INVAL);
+        assert_int_equal(
+            lv_ap_deliver_enqueue(t->d, bad[i], ACCOUNT, KEY_ID, "a", "{}", NULL, &err),
+            LV_ERR_INVAL);
     assert_int_equal(count_rows(t, 0), 0);
 }
 
@@ -643,10 +644,9 @@ static void test_restart_sends_pending(void **state)
         char *u = url(t, i, "/inbox/x");
         char aid[32];
         snprintf(aid, sizeof(aid), "https://gw.example/r/%d", i);
-        assert_int_equal(
-            lv_store_ap_delivery_add(t->store, u, ACCOUNT, KEY_ID, aid, "{}", time(NULL), NULL,
-                                     NULL),
-            0);
+        assert_int_equal(lv_store_ap_delivery_add(t->store, u, ACCOUNT, KEY_ID, aid, "{}",
+                                                  time(NULL), NULL, NULL),
+                         0);
         free(u);
     }
     start_queue(t, NULL);
@@ -674,10 +674,9 @@ static void test_parallel_caps(void **state)
      * held at a peer (nothing can move then), check, release. */
     unsigned rounds = 0;
     while (t->done < LV_ARRAY_LEN(hosts)) {
-        RUN_UNTIL(t,
-                  t->done == LV_ARRAY_LEN(hosts) ||
-                      (t->nheld > 0 && t->nheld == stats(t).in_flight),
-                  10000);
+        RUN_UNTIL(
+            t, t->done == LV_ARRAY_LEN(hosts) || (t->nheld > 0 && t->nheld == stats(t).in_flight),
+            10000);
         if (t->nheld == 0)
             break;
         assert_true(t->nheld <= 3);
