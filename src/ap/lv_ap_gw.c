@@ -95,8 +95,6 @@ struct gw_key {
     struct lv_error gen_err;
 };
 
-static unsigned g_jobs; /* key generations in the pool, all gateways */
-
 static char *key_name(const char *account)
 {
     return lv_xasprintf("rsa_key:%s", account);
@@ -153,7 +151,6 @@ static void key_free(struct gw_key *k)
 static void keygen_done(uv_work_t *w, int status)
 {
     struct gw_key *k = w->data;
-    g_jobs--;
     struct lv_ap_gw *gw = k->gw;
     if (!gw) { /* the gateway went away meanwhile */
         key_free(k);
@@ -208,7 +205,6 @@ void gw_key_get(struct lv_ap_gw *gw, const char *account, gw_key_fn fn, void *ud
         lv_map_put(&gw->keys, account, k);
         if (rc == LV_ERR_NOT_FOUND) {
             k->work.data = k;
-            g_jobs++;
             uv_queue_work(gw->loop, &k->work, keygen_work, keygen_done);
         }
     }
@@ -284,7 +280,7 @@ void gw_account_exists(struct lv_ap_gw *gw, const char *jid, gw_bool_fn fn, void
         fn(gw, s->value, ud);
         return;
     }
-    if (!gw->online) {
+    if (!gw->online || gw->closing) {
         fn(gw, -1, ud);
         return;
     }
@@ -301,6 +297,10 @@ void gw_account_exists(struct lv_ap_gw *gw, const char *jid, gw_bool_fn fn, void
 void gw_deliver(struct lv_ap_gw *gw, const char *account, json_t *activity,
                 const char *const *inboxes, size_t n)
 {
+    if (gw->closing) {
+        lv_warn(AP_AREA, "stopping: an activity of %s was not queued", account);
+        return;
+    }
     char *body = json_dumps(activity, JSON_COMPACT);
     char *actor = gw_actor_url(gw, account);
     const char *id = json_string_value(json_object_get(activity, "id"));
@@ -486,9 +486,36 @@ unsigned lv_ap_gw_http_port(const struct lv_ap_gw *gw)
     return lv_http_port(gw->http);
 }
 
+/* The gateway's memory goes when both its timer is closed and its stream
+ * released (the stream's pending iqs are answered, with an error, when it
+ * stops: their callbacks still see the gateway, closing). */
+static void gw_unref(struct lv_ap_gw *gw)
+{
+    if (--gw->refs > 0)
+        return;
+    stamps_free(&gw->exists);
+    stamps_free(&gw->recent);
+    stamps_free(&gw->pubsub_domains);
+    json_decref(gw->html_redirect);
+    free(gw->profile);
+    free(gw->jid);
+    free(gw->local_host);
+    free(gw->public_url);
+    free(gw->ap_path);
+    free(gw->base_url);
+    free(gw->ca_file);
+    free(gw->allowed_ranges);
+    free(gw);
+}
+
 static void tick_closed(uv_handle_t *h)
 {
-    free(h->data);
+    gw_unref(h->data);
+}
+
+static void stream_released(void *ptr)
+{
+    gw_unref(ptr);
 }
 
 void lv_ap_gw_free(struct lv_ap_gw *gw)
@@ -496,10 +523,18 @@ void lv_ap_gw_free(struct lv_ap_gw *gw)
     if (!gw)
         return;
     gw_xmpp_unregister(gw);
+    gw->closing = true;
+    gw->online = false;
+    /* Requests waiting get 503; lookups and deliveries in flight are
+     * cancelled (their inbox rows stay pending for the next start). */
     lv_http_free(gw->http);
-    lv_ap_deliver_free(gw->deliver);
+    gw->http = NULL;
     lv_ap_actors_free(gw->actors);
+    gw->actors = NULL;
+    lv_ap_deliver_free(gw->deliver);
+    gw->deliver = NULL;
     lv_http_client_free(gw->client);
+    gw->client = NULL;
     size_t pos = 0;
     const char *k;
     void *v;
@@ -514,21 +549,10 @@ void lv_ap_gw_free(struct lv_ap_gw *gw)
             key->gw = NULL; /* generating: freed when the job ends */
     }
     lv_map_release(&gw->keys);
-    stamps_free(&gw->exists);
-    stamps_free(&gw->recent);
-    stamps_free(&gw->pubsub_domains);
-    json_decref(gw->html_redirect);
-    free(gw->profile);
-    free(gw->jid);
-    free(gw->local_host);
-    free(gw->public_url);
-    free(gw->ap_path);
-    free(gw->base_url);
-    free(gw->ca_file);
-    free(gw->allowed_ranges);
-    /* The timer owns the struct's memory until it is closed. */
+    gw->refs = 2;
     uv_timer_stop(&gw->tick);
     uv_close((uv_handle_t *)&gw->tick, tick_closed);
+    lv_xmpp_ext_set(gw->x, "ap-gateway", gw, stream_released);
 }
 
 /* ---- status and queue ---- */

@@ -25,12 +25,15 @@ void gw_inbox_done(struct lv_ap_gw *gw, int64_t row, const char *error)
 
 static void finish(struct lv_ap_gw *gw, struct gw_activity *a, const char *error)
 {
-    if (error)
+    if (gw->closing) /* cancelled: processed again at the next start */
+        lv_debug(AP_AREA, "inbox: %s %s left pending", a->act.type, a->act.id);
+    else if (error)
         lv_info(AP_AREA, "inbox: %s %s from %s not processed: %s", a->act.type, a->act.id,
                 a->act.actor, error);
     else
         lv_debug(AP_AREA, "inbox: %s %s processed", a->act.type, a->act.id);
-    gw_inbox_done(gw, a->row, error);
+    if (!gw->closing)
+        gw_inbox_done(gw, a->row, error);
     lv_ap_activity_release(&a->act);
     free(a->inbox_account);
     free(a);
@@ -380,6 +383,10 @@ static void proc_object(struct lv_ap_gw *gw, struct gw_activity *a)
 void gw_process(struct lv_ap_gw *gw, struct gw_activity *a)
 {
     const char *t = a->act.type;
+    if (gw->closing) {
+        finish(gw, a, NULL);
+        return;
+    }
     if (strcmp(t, "Follow") == 0)
         proc_follow(gw, a);
     else if (strcmp(t, "Undo") == 0)

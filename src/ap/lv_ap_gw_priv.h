@@ -36,6 +36,8 @@ struct lv_ap_gw {
     char *local_host; /* the XMPP server's domain */
     char *public_url, *ap_path, *base_url;
     char *ca_file, *allowed_ranges;
+    bool closing; /* lv_ap_gw_free() ran: only callbacks still come */
+    unsigned refs;
     bool online, local_only, auto_mentions, trust_proxy, allow_private;
     json_t *html_redirect;
     struct lv_ap_addr_cfg addr;

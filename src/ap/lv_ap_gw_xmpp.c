@@ -301,7 +301,9 @@ static void relay_item(struct lv_ap_gw *gw, const char *account, const char *jid
         free(text);
     }
     json_decref(mb);
-    if (nh == 0) {
+    if (nh == 0 || gw->closing) {
+        for (size_t i = 0; i < nh; i++)
+            free(handles[i]);
         relay_finish(r);
         goto out;
     }
@@ -681,6 +683,10 @@ static void fetch_page(struct vreq *r, const char *url)
 {
     struct lv_http_request req = {.url = url};
     struct lv_error err = {0};
+    if (r->gw->closing) {
+        answer_items(r);
+        return;
+    }
     if (lv_http_client_fetch_json(r->gw->client, &req, LV_HTTP_JSON_AP, outbox_page, r, NULL,
                                   &err) != 0) {
         lv_warn(AP_AREA, "%s: cannot fetch %s: %s", r->account, url, err.msg);

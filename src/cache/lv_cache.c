@@ -453,8 +453,10 @@ bool lv_cache_read(struct lv_cache *c, const char *profile, struct lv_xmpp *x, c
     if (rec.sync_state == LV_STORE_CACHE_SYNC_COMPLETED)
         hit = lv_store_cache_items_get(c->st, rec.id, req, page, NULL) == 0;
     if (hit && rec.trimmed_items > 0 && !trimmed_page_ok(c, &rec, req, page)) {
-        lv_debug(AREA, "%s: a read of %s %s reaches items trimmed from the cache: asking the "
-                 "service", profile, service, node);
+        lv_debug(AREA,
+                 "%s: a read of %s %s reaches items trimmed from the cache: asking the "
+                 "service",
+                 profile, service, node);
         lv_store_cache_page_release(page);
         hit = false;
     } else if (hit && rec.trimmed_items > 0) {

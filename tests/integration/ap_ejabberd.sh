@@ -65,3 +65,9 @@ fedify_ctl POST /post '{"content":"<p>Fedify to ejabberd</p>"}' >/dev/null
 wait $listener || fail "no pubsub event: $(cat "$dir/events.out")"
 grep -q "Fedify to ejabberd" "$dir/events.out" || fail "event: $(cat "$dir/events.out")"
 pass "louise (ejabberd) follows the Fedify actor and gets its post as a pubsub event"
+
+lvb stop >/dev/null
+if grep -E "AddressSanitizer|LeakSanitizer|runtime error:" "$(lv_log)" >&2; then
+    fail "sanitizer report in the backend's log"
+fi
+pass "backend stopped cleanly, no sanitizer report"

@@ -68,6 +68,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,6 +234,15 @@ static double mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) used by the process so far. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static double epoch_s(void)
@@ -1664,6 +1674,7 @@ static int cmd_load(const struct opts *o)
     L->lat_ms = lv_xcalloc(L->n, sizeof(*L->lat_ms));
     uv_loop_init(&L->loop);
     double start_epoch = epoch_s();
+    double cpu0 = cpu_s();
     t0 = mono_s();
     uv_timer_init(&L->loop, &L->watchdog);
     L->watchdog.data = L;
@@ -1673,8 +1684,10 @@ static int cmd_load(const struct opts *o)
         conn_start(L);
     uv_run(&L->loop, UV_RUN_DEFAULT);
     double elapsed = mono_s() - t0;
+    double cpu = cpu_s() - cpu0;
     uv_loop_close(&L->loop);
     json_t *rep = load_report(L, o, elapsed, start_epoch, signing);
+    json_object_set_new(rep, "client_cpu_s", json_real(cpu));
     char *s = json_dumps(rep, JSON_COMPACT);
     printf("%s\n", s);
     free(s);

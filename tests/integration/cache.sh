@@ -17,7 +17,7 @@ dir=$(lv_tmpdir "cache${LV_CACHE_STORE:+_$LV_CACHE_STORE}")
 storage_conf=""
 if [[ ${LV_CACHE_STORE:-} == postgresql ]]; then
     . "$here/../lib/postgres.sh"
-    pg_start "$dir/pg" 55432 || fail "postgresql did not start"
+    pg_start "$dir/pg" "${LV_PG_PORT:-55432}" || fail "postgresql did not start"
     cleanup_push pg_stop "$dir/pg"
     pg_createdb "$dir/pg" lvcache || fail "createdb"
     storage_conf="[storage]

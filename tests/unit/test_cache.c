@@ -153,11 +153,11 @@ static void fill(struct fx *f, int from, int to)
 {
     size_t n = (size_t)(to - from + 1), k = 0;
     struct lv_store_cache_item *v = lv_xcalloc(n, sizeof(*v));
-    char (*names)[16] = lv_xcalloc(n, sizeof(*names));
+    char(*names)[16] = lv_xcalloc(n, sizeof(*names));
     for (int i = from; i <= to; i++, k++) {
         snprintf(names[k], sizeof(names[k]), "i%04d", i);
-        v[k] = (struct lv_store_cache_item){names[k], "<x xmlns='urn:x'/>", "x", NULL, 1000.0 + i,
-                                            0};
+        v[k] =
+            (struct lv_store_cache_item){names[k], "<x xmlns='urn:x'/>", "x", NULL, 1000.0 + i, 0};
     }
     assert_int_equal(lv_store_cache_items_upsert(f->st, f->node, v, n, NULL), 0);
     free(names);
@@ -259,8 +259,9 @@ static void test_trimmed_reads(void **state)
 
     /* Newest first, walking towards older items: while pages are full. */
     lv_store_cache_page_req_init(&req, 20);
-    expect_read(f, &req, "i0030,i0029,i0028,i0027,i0026,i0025,i0024,i0023,i0022,i0021,i0020,"
-                         "i0019,i0018,i0017,i0016,i0015,i0014,i0013,i0012,i0011",
+    expect_read(f, &req,
+                "i0030,i0029,i0028,i0027,i0026,i0025,i0024,i0023,i0022,i0021,i0020,"
+                "i0019,i0018,i0017,i0016,i0015,i0014,i0013,i0012,i0011",
                 30, 0);
     req.max = 25; /* exactly what is cached: all after the trimmed ones */
     req.index = -1;

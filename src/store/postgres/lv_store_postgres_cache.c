@@ -306,7 +306,7 @@ static void q_node_filter(struct sqlq *q, const struct lv_store_cache_node_filte
 
 #define NODE_COLUMNS                                                                               \
     "SELECT n.id, p.name, n.service, n.name, n.subscribed, n.analyser, n.type, n.subtype, "        \
-    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra::text, "          \
+    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra::text, "           \
     "n.trimmed_items, n.trimmed_upto"
 #define NODE_FROM " FROM pubsub_nodes AS n JOIN profiles AS p ON p.id = n.profile_id"
 
@@ -1765,8 +1765,8 @@ static int pg_stats(void *state, struct lv_store_cache_stats *out, struct lv_err
 /* One statement: the n oldest items in the date order (by the index on that
  * order, whose entries end with the id), deleted, and the nodes they came
  * from told. */
-static int trim_step(void *state, int64_t max_items, size_t batch, size_t *deleted,
-                     int64_t *excess, struct lv_error *err)
+static int trim_step(void *state, int64_t max_items, size_t batch, size_t *deleted, int64_t *excess,
+                     struct lv_error *err)
 {
     struct sqlq q;
     int64_t total = 0, n;

@@ -319,7 +319,7 @@ static void q_node_filter(struct sqlq *q, const struct lv_store_cache_node_filte
 
 #define NODE_COLUMNS                                                                               \
     "SELECT n.id, p.name, n.service, n.name, n.subscribed, n.analyser, n.type, n.subtype, "        \
-    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra, "                \
+    "n.sync_state, n.sync_state_updated, n.sync_error, n.sync_retry_at, n.extra, "                 \
     "n.trimmed_items, n.trimmed_upto"
 #define NODE_FROM " FROM pubsub_nodes AS n JOIN profiles AS p ON p.id = n.profile_id"
 
@@ -555,9 +555,9 @@ static int delete_node_items(sqlite3 *db, int64_t node_id, size_t *deleted, stru
     rc = run(db, st, "purging a cached node", err);
     *deleted = rc == 0 ? (size_t)sqlite3_changes(db) : 0;
     if (rc == 0)
-        rc = prep(db,
-                  "UPDATE pubsub_nodes SET trimmed_items = 0, trimmed_upto = NULL WHERE id = ?1",
-                  &st, err);
+        rc =
+            prep(db, "UPDATE pubsub_nodes SET trimmed_items = 0, trimmed_upto = NULL WHERE id = ?1",
+                 &st, err);
     if (rc != 0)
         return rc;
     sqlite3_bind_int64(st, 1, node_id);
@@ -1699,12 +1699,12 @@ static int sq_stats(void *state, struct lv_store_cache_stats *out, struct lv_err
 /* The n oldest items in the date order, by the index on that order (its
  * entries end with the rowid, so the tie order costs no sort). */
 #define OLDEST_ITEMS                                                                               \
-    "SELECT id, node_id, coalesce(published, created) AS k FROM pubsub_items "                   \
+    "SELECT id, node_id, coalesce(published, created) AS k FROM pubsub_items "                     \
     "ORDER BY coalesce(published, created), id LIMIT ?1"
 
 /* The nodes first, while the items to delete can still be read. */
-static int trim_step(sqlite3 *db, int64_t max_items, size_t batch, size_t *deleted,
-                     int64_t *excess, struct lv_error *err)
+static int trim_step(sqlite3 *db, int64_t max_items, size_t batch, size_t *deleted, int64_t *excess,
+                     struct lv_error *err)
 {
     sqlite3_stmt *st;
     int64_t total = 0;
