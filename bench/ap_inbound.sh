@@ -136,7 +136,6 @@ sleep 1
 say "== timed phase: $count signed Create(Note) from $actors actors, $conc in flight, to 127.0.0.1:$GW_PORT (no nginx)"
 cpu_b0=$(cpu_of "$backend_pid")
 cpu_p0=$(cpu_of "$prosody_pid")
-cpu_c0=$(cpu_of "$client_pid")
 load=$("$AP_TOOL" load --url "http://127.0.0.1:$GW_PORT/_ap/shared_inbox" --host example.test \
     --actor-base "https://$PEER" --actors "$actors" --keys "$keys" --count "$count" \
     --concurrency "$conc" --tag bench 2>"$dir/load.err")
@@ -148,8 +147,7 @@ pending_after=$(inbox_pending)
 wait $client_pid || true
 cpu_b2=$(cpu_of "$backend_pid")
 cpu_p1=$(cpu_of "$prosody_pid")
-cpu_c1=$(cpu_of "$client_pid" 2>/dev/null || echo "$cpu_c0")
-listen=$(grep '"phase": "listen"' "$dir/client.out" || echo '{"tagged": 0, "last": null}')
+listen=$(grep '"phase": "listen"' "$dir/client.out" || echo '{"tagged": 0, "last": null, "cpu_s": 0}')
 status=$(li ap status -O json)
 
 say "  signing: $(jq_py 'd["signing"]' <<<"$load")"
@@ -170,8 +168,8 @@ if n and last:
 else:
     print(f"  XMPP: {n}/{count} notifications received by the subscribed client")
 EOF
-say "  CPU seconds during the timed phase: backend $(awk -v a="$cpu_b0" -v b="$cpu_b1" 'BEGIN{printf "%.1f", b-a}') (until the last 202), $(awk -v a="$cpu_b0" -v b="$cpu_b2" 'BEGIN{printf "%.1f", b-a}') (until drained); prosody $(awk -v a="$cpu_p0" -v b="$cpu_p1" 'BEGIN{printf "%.1f", b-a}'); slixmpp client $(awk -v a="$cpu_c0" -v b="$cpu_c1" 'BEGIN{printf "%.1f", b-a}')"
-say "  gateway inbox: $(jq_py '"%d done, %d failed, %d pending (%s pending right after the drain wait)" % (d["inbox"]["done"], d["inbox"]["failed"], d["inbox"]["pending"], sys.argv[2])' "$pending_after" <<<"$status" 2>/dev/null || jq_py '"%d done, %d failed, %d pending" % (d["inbox"]["done"], d["inbox"]["failed"], d["inbox"]["pending"])' <<<"$status")"
+say "  CPU seconds during the timed phase: backend $(awk -v a="$cpu_b0" -v b="$cpu_b1" 'BEGIN{printf "%.1f", b-a}') (until the last 202), $(awk -v a="$cpu_b0" -v b="$cpu_b2" 'BEGIN{printf "%.1f", b-a}') (until drained); prosody $(awk -v a="$cpu_p0" -v b="$cpu_p1" 'BEGIN{printf "%.1f", b-a}')'; slixmpp client $(jq_py '"%.1f" % d["cpu_s"]' <<<"$listen") (from its first notification)"
+say "  gateway inbox: $(jq_py '"%d done, %d failed, %d pending" % (d["inbox"]["done"], d["inbox"]["failed"], d["inbox"]["pending"])' <<<"$status") (pending when the drain wait ended: $pending_after)"
 say "== backend at the end: RSS $(awk '/^VmRSS/ {print $2, $3}' "/proc/$backend_pid/status"), peak $(awk '/^VmHWM/ {print $2, $3}' "/proc/$backend_pid/status"); $(jq_py '"actors known: %d in memory, %d stored; following %d" % (d["actors"]["in_memory"], d["actors"]["stored"], d["following"])' <<<"$status")"
 if [[ ${AP_BENCH_KEEP:-0} == 1 ]]; then
     say "(AP_BENCH_KEEP=1: everything runs in $dir; press Enter to stop)"

@@ -55,6 +55,7 @@ class Bench(slixmpp.ClientXMPP):
         self.tagged = self.other = 0
         self.first = self.last = None
         self.last_other = None
+        self.cpu0 = None
         self.response_timeout = 120
         self.add_event_handler("session_start", self.on_session)
         self.add_event_handler("connection_failed", self.on_fail)
@@ -89,6 +90,7 @@ class Bench(slixmpp.ClientXMPP):
                 self.tagged += 1
                 if self.first is None:
                     self.first = now
+                    self.cpu0 = time.process_time()
                 self.last = now
             else:
                 self.other += 1
@@ -183,7 +185,8 @@ def main():
     c.connect((a.host, a.port), use_ssl=False, force_starttls=False, disable_starttls=True)
     code = loop.run_until_complete(c.done)
     out({"phase": "listen", "tagged": c.tagged, "untagged": c.other, "first": c.first,
-         "last": c.last, "last_untagged": c.last_other, "exit": code})
+         "last": c.last, "last_untagged": c.last_other, "exit": code,
+         "cpu_s": time.process_time() - c.cpu0 if c.cpu0 is not None else 0})
     c.disconnect(wait=0.5)
     try:
         loop.run_until_complete(asyncio.wait_for(c.disconnected, 2.0))

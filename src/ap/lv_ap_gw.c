@@ -406,6 +406,35 @@ static int read_config(struct lv_ap_gw *gw, const struct lv_config *cfg, struct 
     return 0;
 }
 
+/* The gateway's own actor (/{ap_path}/instance), whose key signs outgoing
+ * GETs for peers that require signed fetches. Loaded, or made once at the
+ * first start (before anything is served). */
+static int instance_key(struct lv_ap_gw *gw, struct lv_error *err)
+{
+    struct gw_key *k = lv_xcalloc(1, sizeof(*k));
+    k->gw = gw;
+    k->account = lv_xstrdup(AP_INSTANCE);
+    int rc = key_load(gw, k);
+    if (rc == LV_ERR_NOT_FOUND) {
+        char *priv = NULL;
+        rc = lv_httpsig_keygen(0, &priv, &k->pub_pem, err);
+        char *name = key_name(AP_INSTANCE);
+        if (rc == 0)
+            rc = lv_store_private_set(gw->st, gw->profile, AP_KEY_NS, name, priv, err);
+        if (rc == 0)
+            rc = lv_httpsig_load_private(priv, strlen(priv), &k->key, err);
+        free(name);
+        free(priv);
+    }
+    if (rc != 0) {
+        key_free(k);
+        return rc;
+    }
+    lv_map_put(&gw->keys, AP_INSTANCE, k);
+    gw->instance_key = k->key;
+    return 0;
+}
+
 int lv_ap_gw_new(uv_loop_t *loop, const struct lv_config *cfg, struct lv_store *st,
                  const char *profile, struct lv_xmpp *x, struct lv_ap_gw **out,
                  struct lv_error *err)
@@ -441,12 +470,19 @@ int lv_ap_gw_new(uv_loop_t *loop, const struct lv_config *cfg, struct lv_store *
         };
         rc = lv_http_client_new(loop, &hc, &gw->client, err);
     }
+    if (rc == 0)
+        rc = instance_key(gw, err);
+    char *instance_key_id = NULL;
     if (rc == 0) {
+        instance_key_id = lv_xasprintf("%sinstance#main-key", gw->base_url);
         struct lv_ap_actors_config ac = {
             .cache_size = (unsigned)lv_config_int(cfg, SEC, "actors_cache_size"),
             .window_s = gw->window_s,
+            .get_key_id = instance_key_id,
+            .get_key = gw->instance_key,
         };
         rc = lv_ap_actors_new(loop, st, gw->client, &ac, &gw->actors, err);
+        free(instance_key_id);
     }
     if (rc == 0) {
         struct lv_ap_deliver_config dc = {

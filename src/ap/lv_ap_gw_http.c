@@ -762,6 +762,34 @@ static void h_shared_inbox(struct lv_http_req *req, void *ud)
     inbox_post(ud, req, NULL);
 }
 
+/* The gateway's own actor: its key signs the gateway's GETs. */
+static void instance_key_ready(struct lv_ap_gw *gw, const char *pem, const struct lv_error *err,
+                               void *ud)
+{
+    struct lv_http_req *req = ud;
+    if (!pem) {
+        lv_http_reply_error(req, 503, err ? err->msg : "no key");
+        return;
+    }
+    char *id = lv_xasprintf("%sinstance", gw->base_url);
+    char *key_id = lv_xasprintf("%s#main-key", id);
+    char *shared = gw_url(gw, LV_AP_URL_SHARED_INBOX, NULL, NULL);
+    json_t *doc = json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s, s:s}}",
+                            "@context", context(), "id", id, "type", "Application",
+                            "preferredUsername", gw->jid, "name", "Libervia ActivityPub gateway",
+                            "inbox", shared, "url", gw->base_url, "endpoints", "sharedInbox",
+                            shared, "publicKey", "id", key_id, "owner", id, "publicKeyPem", pem);
+    reply_ap(req, doc);
+    free(shared);
+    free(key_id);
+    free(id);
+}
+
+static void h_instance(struct lv_http_req *req, void *ud)
+{
+    gw_key_get(ud, AP_INSTANCE, instance_key_ready, req);
+}
+
 static void h_root(struct lv_http_req *req, void *ud)
 {
     struct lv_ap_gw *gw = ud;
@@ -783,7 +811,7 @@ int gw_http_start(struct lv_ap_gw *gw, const char *address, struct lv_error *err
         return rc;
     const char *ap = gw->ap_path;
     const char *sep = *ap ? "/" : "";
-    char *p[10];
+    char *p[11];
     p[0] = lv_xasprintf("%s%s%s/actor/*", sep, ap, "");
     p[1] = lv_xasprintf("%s%s/outbox/*", sep, ap);
     p[2] = lv_xasprintf("%s%s/followers/*", sep, ap);
@@ -793,6 +821,7 @@ int gw_http_start(struct lv_ap_gw *gw, const char *address, struct lv_error *err
     p[6] = lv_xasprintf("%s%s/shared_inbox", sep, ap);
     p[7] = lv_xasprintf("%s%s/nodeinfo/2.1", sep, ap);
     p[8] = lv_xasprintf("%s%s", sep, *ap ? ap : "");
+    p[9] = lv_xasprintf("%s%s/instance", sep, ap);
     if (!*ap) {
         free(p[8]);
         p[8] = lv_xstrdup("/");
@@ -809,10 +838,11 @@ int gw_http_start(struct lv_ap_gw *gw, const char *address, struct lv_error *err
         {"GET", p[4], h_item, 0},
         {"POST", p[5], h_inbox, 0},
         {"POST", p[6], h_shared_inbox, 0},
+        {"GET", p[9], h_instance, 0},
         {"GET", p[8], h_root, 0},
     };
     rc = lv_http_add_routes(gw->http, routes, LV_ARRAY_LEN(routes), gw, err);
-    for (size_t i = 0; i < 9; i++)
+    for (size_t i = 0; i < 10; i++)
         free(p[i]);
     return rc;
 }

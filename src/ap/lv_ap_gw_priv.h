@@ -20,6 +20,7 @@
 #define AP_OUTBOX_FETCH_MAX 500 /* items read from a local node for the outbox */
 #define AP_REMOTE_ITEMS_MAX 200 /* items read from a remote outbox into the cache */
 #define AP_KEY_NS "ap-gateway"
+#define AP_INSTANCE "__instance__" /* key name of the gateway's own actor */
 
 /* An entry of the small expiring caches below. */
 struct gw_stamp {
@@ -50,6 +51,7 @@ struct lv_ap_gw {
     struct lv_ap_deliver *deliver;
     /* account -> struct gw_key: actor keys, loaded or being generated */
     struct lv_map keys;
+    EVP_PKEY *instance_key; /* borrowed from keys */
     /* bare JID -> struct gw_stamp: local accounts known to exist (or not) */
     struct lv_map exists;
     /* recently relayed items ("service\nnode\nitem\nhash" -> gw_stamp), so

@@ -66,7 +66,14 @@ doc=$(apnet_curl -fsS -H 'Accept: application/activity+json' "$actor")
 json_get '(d["type"], d["publicKey"]["owner"] == d["id"], "BEGIN PUBLIC KEY" in d["publicKey"]["publicKeyPem"], d["endpoints"]["sharedInbox"])' <<<"$doc" |
     grep -q "('Person', True, True, 'https://example.test/_ap/shared_inbox')" || fail "actor: $doc"
 apnet_curl -fsS -H 'Accept: text/html' "$actor" | grep -q '<html' || fail "HTML for browsers"
-pass "WebFinger (raw and encoded resource, 404 for unknown), actor with key, HTML for browsers"
+inst=$(apnet_curl -fsS -H 'Accept: application/activity+json' https://example.test/_ap/instance)
+json_get '(d["type"], d["publicKey"]["id"])' <<<"$inst" |
+    grep -q "('Application', 'https://example.test/_ap/instance#main-key')" || fail "instance actor: $inst"
+for path in /.well-known/nodeinfo /_ap/nodeinfo/2.1 /.well-known/host-meta; do
+    apnet_curl -fsS "https://example.test$path" >"$dir/doc.out" || fail "GET $path"
+done
+grep -q "webfinger?resource={uri}" "$dir/doc.out" || fail "host-meta: $(cat "$dir/doc.out")"
+pass "WebFinger (raw and encoded resource, 404 for unknown), actor with key, HTML for browsers, instance actor, NodeInfo, host-meta"
 
 # ---- Fedify follows louise ----
 fedify_start "$dir/fed" fedify.ap.test $FED_PORT $FED_CTL || fail "fedify did not start"
