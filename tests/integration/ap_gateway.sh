@@ -153,6 +153,16 @@ li ap queue --retry >/dev/null
 LV_WAIT=30 wait_for inbox_has Create "peer is down" || fail "post lost: $(li ap queue)"
 pass "peer down + backend restart: the post is delivered once the peer is back"
 
+# ---- unfollowing, both ways ----
+fedify_ctl POST /unfollow '{"handle":"louise@example.test"}' >/dev/null || fail "fedify unfollow"
+no_followers() { [[ $(li ap status -O json | json_get 'd["followers"]') == 0 ]]; }
+LV_WAIT=20 wait_for no_followers || fail "Undo(Follow) not applied: $(li ap status)"
+li pubsub unsubscribe -s "$VJID" -n $MB >/dev/null || fail "unsubscribe from the virtual JID"
+louise_gone() { ! fedify_ctl GET /followers | grep -q "louise%40example.test"; }
+LV_WAIT=20 wait_for louise_gone || fail "Undo(Follow) not received by Fedify: $(fedify_ctl GET /followers)"
+[[ $(li ap status -O json | json_get 'd["following"]') == 0 ]] || fail "following left"
+pass "Undo(Follow) both ways: Fedify unfollows louise, louise unsubscribes from alice"
+
 lvb stop >/dev/null
 if grep -E "AddressSanitizer|LeakSanitizer|runtime error:" "$(lv_log)" >&2; then
     fail "sanitizer report in the backend's log"
