@@ -345,6 +345,8 @@ static void on_tick(uv_timer_t *t)
     int64_t now = now_s();
     stamps_expire(&gw->exists, now);
     stamps_expire(&gw->recent, now);
+    if (gw->online)
+        gw_inbox_resume(gw); /* activities left for a transient failure */
 }
 
 static char *trim_slashes(const char *s)
@@ -450,6 +452,7 @@ int lv_ap_gw_new(uv_loop_t *loop, const struct lv_config *cfg, struct lv_store *
     lv_map_init(&gw->exists);
     lv_map_init(&gw->recent);
     lv_map_init(&gw->pubsub_domains);
+    lv_map_init(&gw->inbox_inflight);
     uv_timer_init(loop, &gw->tick);
     gw->tick.data = gw;
     int rc = gw->jid ? read_config(gw, cfg, err)
@@ -510,11 +513,10 @@ int lv_ap_gw_new(uv_loop_t *loop, const struct lv_config *cfg, struct lv_store *
 
 void lv_ap_gw_state(struct lv_ap_gw *gw, enum lv_xmpp_state state)
 {
+    bool was = gw->online;
     gw->online = state == LV_XMPP_ONLINE;
-    if (gw->online && !gw->inbox_resumed) {
-        gw->inbox_resumed = true;
+    if (gw->online && !was)
         gw_inbox_resume(gw);
-    }
 }
 
 unsigned lv_ap_gw_http_port(const struct lv_ap_gw *gw)
@@ -532,6 +534,7 @@ static void gw_unref(struct lv_ap_gw *gw)
     stamps_free(&gw->exists);
     stamps_free(&gw->recent);
     stamps_free(&gw->pubsub_domains);
+    lv_map_release(&gw->inbox_inflight);
     json_decref(gw->html_redirect);
     free(gw->profile);
     free(gw->jid);

@@ -3,6 +3,7 @@
  * its inbox row marked done or failed. */
 #include "ap/lv_ap_gw_priv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,7 @@
 #include "xmpp/lv_jid.h"
 
 #define RESUME_BATCH 1000
+#define PENDING_MAX_S (2 * 86400)
 
 void gw_inbox_done(struct lv_ap_gw *gw, int64_t row, const char *error)
 {
@@ -23,8 +25,42 @@ void gw_inbox_done(struct lv_ap_gw *gw, int64_t row, const char *error)
         lv_error(AP_AREA, "inbox: cannot mark activity %lld: %s", (long long)row, err.msg);
 }
 
+static void row_key(int64_t row, char out[24])
+{
+    snprintf(out, 24, "%lld", (long long)row);
+}
+
+/* Errors worth another try later (the XMPP server or the peer is away). */
+static bool transient(const struct lv_error *err)
+{
+    return err && (err->code == LV_ERR_AGAIN || err->code == LV_ERR_TIMEOUT ||
+                   err->code == LV_ERR_IO || err->code == LV_ERR_CANCELLED);
+}
+
+static void activity_free(struct gw_activity *a)
+{
+    lv_ap_activity_release(&a->act);
+    free(a->inbox_account);
+    free(a);
+}
+
+/* Leaves the row pending: processed again by the next gw_inbox_resume()
+ * (every minute, and when the stream comes back online). */
+static void finish_later(struct lv_ap_gw *gw, struct gw_activity *a, const char *why)
+{
+    char k[24];
+    row_key(a->row, k);
+    lv_map_del(&gw->inbox_inflight, k);
+    lv_info(AP_AREA, "inbox: %s %s from %s will be tried again: %s", a->act.type, a->act.id,
+            a->act.actor, why);
+    activity_free(a);
+}
+
 static void finish(struct lv_ap_gw *gw, struct gw_activity *a, const char *error)
 {
+    char k[24];
+    row_key(a->row, k);
+    lv_map_del(&gw->inbox_inflight, k);
     if (gw->closing) /* cancelled: processed again at the next start */
         lv_debug(AP_AREA, "inbox: %s %s left pending", a->act.type, a->act.id);
     else if (error)
@@ -34,9 +70,7 @@ static void finish(struct lv_ap_gw *gw, struct gw_activity *a, const char *error
         lv_debug(AP_AREA, "inbox: %s %s processed", a->act.type, a->act.id);
     if (!gw->closing)
         gw_inbox_done(gw, a->row, error);
-    lv_ap_activity_release(&a->act);
-    free(a->inbox_account);
-    free(a);
+    activity_free(a);
 }
 
 /* The host of an http(s) URL into out; "" when there is none. */
@@ -115,7 +149,9 @@ static void follow_subscribed(struct lv_ap_gw *gw, const struct lv_error *err, v
     struct follow_ctx *f = ud;
     const char *node = f->node ? f->node : LV_NS_MICROBLOG;
     struct lv_error serr = {0};
-    if (err) {
+    if (transient(err)) {
+        finish_later(gw, f->a, err->msg);
+    } else if (err) {
         lv_store_ap_follow_delete(gw->st, LV_AP_FOLLOWER, f->jid, node, f->a->act.actor, NULL);
         send_answer(f, "Reject");
         char *why = lv_xasprintf("cannot subscribe to %s: %s", f->jid, err->msg);
@@ -137,7 +173,10 @@ static void follow_account(const struct lv_ap_actor *actor, const struct lv_erro
     struct lv_ap_gw *gw = f->gw;
     if (!actor) {
         char *why = lv_xasprintf("cannot verify the follower's account: %s", err->msg);
-        finish(gw, f->a, why);
+        if (transient(err))
+            finish_later(gw, f->a, why);
+        else
+            finish(gw, f->a, why);
         free(why);
         follow_ctx_free(f);
         return;
@@ -302,7 +341,10 @@ static void object_account(const struct lv_ap_actor *actor, const struct lv_erro
     free(o);
     if (!actor) {
         char *why = lv_xasprintf("cannot verify the author's account: %s", err->msg);
-        finish(gw, a, why);
+        if (transient(err))
+            finish_later(gw, a, why);
+        else
+            finish(gw, a, why);
         free(why);
         return;
     }
@@ -387,6 +429,9 @@ void gw_process(struct lv_ap_gw *gw, struct gw_activity *a)
         finish(gw, a, NULL);
         return;
     }
+    char k[24];
+    row_key(a->row, k);
+    lv_map_put(&gw->inbox_inflight, k, (void *)1);
     if (strcmp(t, "Follow") == 0)
         proc_follow(gw, a);
     else if (strcmp(t, "Undo") == 0)
@@ -411,9 +456,21 @@ void gw_inbox_resume(struct lv_ap_gw *gw)
         lv_error(AP_AREA, "inbox: cannot read pending activities: %s", err.msg);
         return;
     }
-    if (n)
-        lv_info(AP_AREA, "inbox: processing %zu activities left pending", n);
+    int64_t now = (int64_t)time(NULL);
+    size_t todo = 0;
     for (size_t i = 0; i < n; i++) {
+        char k[24];
+        row_key(recs[i].id, k);
+        if (lv_map_get(&gw->inbox_inflight, k)) {
+            lv_ap_inbox_rec_release(&recs[i]);
+            continue;
+        }
+        if (recs[i].received < now - PENDING_MAX_S) {
+            gw_inbox_done(gw, recs[i].id, "still not processed after 2 days: given up");
+            lv_ap_inbox_rec_release(&recs[i]);
+            continue;
+        }
+        todo++;
         struct gw_activity *a = lv_xcalloc(1, sizeof(*a));
         a->row = recs[i].id;
         a->inbox_account = recs[i].inbox ? lv_xstrdup(recs[i].inbox) : NULL;
@@ -429,4 +486,6 @@ void gw_inbox_resume(struct lv_ap_gw *gw)
         lv_ap_inbox_rec_release(&recs[i]);
     }
     free(recs);
+    if (todo)
+        lv_info(AP_AREA, "inbox: processing %zu activities left pending", todo);
 }

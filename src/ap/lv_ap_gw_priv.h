@@ -60,7 +60,8 @@ struct lv_ap_gw {
     /* domain -> gw_stamp: is it a pubsub service (disco cache) */
     struct lv_map pubsub_domains;
     uv_timer_t tick; /* expiry of the small caches, inbox resume */
-    bool inbox_resumed;
+    /* inbox rows being processed ("row id" -> 1), not to be resumed twice */
+    struct lv_map inbox_inflight;
     uint64_t inbox_accepted, inbox_refused, relayed_out, relayed_in;
 };
 
