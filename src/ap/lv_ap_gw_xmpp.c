@@ -17,6 +17,7 @@
 #include "pubsub/lv_pubsub.h"
 #include "store/lv_store_cache.h"
 #include "xml/lv_xml.h"
+#include "xmpp/lv_disco.h"
 #include "xmpp/lv_jid.h"
 
 #define NS_PUBSUB "http://jabber.org/protocol/pubsub"
@@ -993,8 +994,64 @@ static bool on_pubsub_iq(struct lv_xmpp *x, struct lv_xml *stanza, void *ud)
     return true;
 }
 
+/* disco#info and #items of virtual JIDs: each is a pubsub service with a
+ * microblog node (the component itself is answered by the backend's disco). */
+static bool on_disco(struct lv_xmpp *x, struct lv_xml *stanza, void *ud)
+{
+    struct lv_ap_gw *gw = ud;
+    const char *to = lv_xml_attr(stanza, "to");
+    struct lv_jid tj;
+    if (!to || lv_jid_parse_str(to, &tj, NULL) != 0)
+        return false;
+    bool virt = tj.local && lv_ap_is_virtual_jid(&gw->addr, &tj);
+    char *account = NULL;
+    if (virt && lv_ap_account_from_virtual_jid(&gw->addr, &tj, &account, NULL) != 0)
+        virt = false;
+    char *bare = virt ? lv_jid_bare(&tj) : NULL;
+    lv_jid_release(&tj);
+    if (!virt) {
+        free(account);
+        return false;
+    }
+    struct lv_xml *q = lv_xml_first_elem(stanza);
+    const char *node = q ? lv_xml_attr(q, "node") : NULL;
+    struct lv_xml *res = lv_xmpp_iq_result(stanza);
+    if (q && lv_xml_is(q, "query", LV_NS_DISCO_INFO)) {
+        struct lv_xml *r = lv_xml_new_child(res, "query", LV_NS_DISCO_INFO);
+        if (node)
+            lv_xml_set_attr(r, "node", node);
+        struct lv_xml *id = lv_xml_new_child(r, "identity", NULL);
+        lv_xml_set_attr(id, "category", "pubsub");
+        lv_xml_set_attr(id, "type", node ? "leaf" : "service");
+        lv_xml_set_attr(id, "name", account);
+        static const char *const features[] = {
+            LV_NS_DISCO_INFO, LV_NS_DISCO_ITEMS, NS_PUBSUB,
+            "http://jabber.org/protocol/pubsub#retrieve-items",
+            "http://jabber.org/protocol/pubsub#subscribe", NS_RSM};
+        for (size_t i = 0; i < LV_ARRAY_LEN(features); i++)
+            lv_xml_set_attr(lv_xml_new_child(r, "feature", NULL), "var", features[i]);
+    } else {
+        struct lv_xml *r = lv_xml_new_child(res, "query", LV_NS_DISCO_ITEMS);
+        if (node) {
+            lv_xml_set_attr(r, "node", node);
+        } else {
+            struct lv_xml *it = lv_xml_new_child(r, "item", NULL);
+            lv_xml_set_attr(it, "jid", bare);
+            lv_xml_set_attr(it, "node", LV_NS_MICROBLOG);
+            lv_xml_set_attr(it, "name", "blog");
+        }
+    }
+    lv_xmpp_send(x, res);
+    lv_xml_unref(res);
+    free(bare);
+    free(account);
+    return true;
+}
+
 void gw_xmpp_register(struct lv_ap_gw *gw)
 {
+    lv_xmpp_add_handler(gw->x, "iq", "get", LV_NS_DISCO_INFO, on_disco, gw);
+    lv_xmpp_add_handler(gw->x, "iq", "get", LV_NS_DISCO_ITEMS, on_disco, gw);
     lv_xmpp_add_handler(gw->x, "iq", NULL, NS_PUBSUB, on_pubsub_iq, gw);
     lv_pubsub_on_event(gw->x, on_event, gw);
 }
@@ -1002,5 +1059,6 @@ void gw_xmpp_register(struct lv_ap_gw *gw)
 void gw_xmpp_unregister(struct lv_ap_gw *gw)
 {
     lv_xmpp_remove_handler(gw->x, on_pubsub_iq, gw);
+    lv_xmpp_remove_handler(gw->x, on_disco, gw);
     lv_pubsub_off_event(gw->x, on_event, gw);
 }

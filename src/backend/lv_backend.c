@@ -204,10 +204,8 @@ static int session_new(struct lv_backend *b, const char *profile, struct lv_sess
     s->profile = lv_xstrdup(profile);
     s->component = conn.component ? lv_xstrdup(conn.component) : NULL;
     lv_profile_conn_release(&conn);
-    s->disco = lv_disco_new(s->x);
-    add_identity(s);
-    lv_pubsub_on_event(s->x, on_ps_event, s);
-    lv_xmpp_set_state_fn(s->x, on_state, s);
+    /* The gateway first: its handlers answer for its virtual JIDs before the
+     * generic disco handler answers for the component. */
     if (s->component && strcmp(s->component, LV_AP_GW_ENTRY_POINT) == 0) {
         rc = lv_ap_gw_new(b->loop, b->cfg, b->store, profile, s->x, &s->gw, err);
         if (rc != 0) {
@@ -215,6 +213,10 @@ static int session_new(struct lv_backend *b, const char *profile, struct lv_sess
             return rc;
         }
     }
+    s->disco = lv_disco_new(s->x);
+    add_identity(s);
+    lv_pubsub_on_event(s->x, on_ps_event, s);
+    lv_xmpp_set_state_fn(s->x, on_state, s);
     *out = s;
     return 0;
 }

@@ -135,6 +135,13 @@ fedify_ctl POST /post '{"content":"<p>Fresh <b>news</b> from Fedify</p>"}' >/dev
 wait $listener || fail "no pubsub event for louise: $(cat "$dir/events.out")"
 grep -q "Fresh" "$dir/events.out" || fail "event content: $(cat "$dir/events.out")"
 pass "a Fedify post arrives as a pubsub notification"
+out=$($LV_XMPP_CLIENT --jid pierre@example.test --password pierre-pw --port 5422 \
+    --ca "$dir/prosody/certs/ca.crt" disco-info "$VJID")
+grep -qx "identity pubsub/service alice@fedify.ap.test" <<<"$out" || fail "virtual JID disco: $out"
+out=$($LV_XMPP_CLIENT --jid pierre@example.test --password pierre-pw --port 5422 \
+    --ca "$dir/prosody/certs/ca.crt" disco-info gw.example.test)
+grep -qx "identity component/generic Libervia" <<<"$out" || fail "component disco: $out"
+pass "slixmpp: the virtual JID is a pubsub service, the component stays component/generic"
 posts=$(li blog get -s "$VJID" -C -M 20 -O json)
 json_get 'sorted(p.get("content","") for p in d)' <<<"$posts" | grep -q "older post" ||
     fail "li blog get from the virtual JID: $posts"
