@@ -145,7 +145,10 @@ pass "slixmpp: the virtual JID is a pubsub service, the component stays componen
 posts=$(li blog get -s "$VJID" -C -M 20 -O json)
 json_get 'sorted(p.get("content","") for p in d)' <<<"$posts" | grep -q "older post" ||
     fail "li blog get from the virtual JID: $posts"
-pass "li blog get -s VJID shows the actor's posts (outbox read through the gateway)"
+paged=$(li blog get -s "$VJID" -C -m 1 -M -1 -O json)
+json_get '(len(d), len(set(p["id"] for p in d)))' <<<"$paged" | grep -q "^(2, 2)$" ||
+    fail "RSM paging one item per page: $paged"
+pass "li blog get -s VJID shows the actor's posts (outbox read through the gateway), RSM pages of 1"
 
 # ---- reliability: peer down, backend restarted, post delivered later ----
 fedify_stop "$dir/fed"
