@@ -213,9 +213,9 @@ static void webfinger_exists(struct lv_ap_gw *gw, int yes, void *ud)
 static void h_webfinger(struct lv_http_req *req, void *ud)
 {
     struct lv_ap_gw *gw = ud;
-    /* The decoded value is re-encoded by nothing: lv_ap_webfinger_account
-     * decodes once more, which leaves a decoded value unchanged unless it
-     * holds '%' or '+', which account handles do not. */
+    /* Already form-decoded by the server; lv_ap_webfinger_account() decodes
+     * once more, which changes nothing for an account handle (no '%' or
+     * '+'). */
     const char *res = lv_http_req_query(req, "resource");
     if (!res || !*res) {
         lv_http_reply_error(req, 400, "the resource parameter is missing");
@@ -268,15 +268,12 @@ static void h_nodeinfo_links(struct lv_http_req *req, void *ud)
 static void h_nodeinfo(struct lv_http_req *req, void *ud)
 {
     struct lv_ap_gw *gw = ud;
-    int64_t followers = 0;
-    lv_store_ap_follow_count(gw->st, LV_AP_FOLLOWER, NULL, NULL, 0, &followers, NULL);
     json_t *doc = json_pack(
         "{s:s, s:{s:s, s:s, s:s, s:s}, s:[s], s:{s:[], s:[]}, s:b, s:{s:{}}, s:{s:s, s:s}}",
         "version", "2.1", "software", "name", "libervia", "version", VERSION, "repository",
         "https://libervia.org", "homepage", "https://libervia.org", "protocols", "activitypub",
         "services", "inbound", "outbound", "openRegistrations", 0, "usage", "users", "metadata",
         "nodeName", gw->public_url, "gateway", gw->jid);
-    (void)followers;
     lv_http_reply_json(req, 200,
                        "application/json; profile=\"http://nodeinfo.diaspora.software/ns/"
                        "schema/2.1#\"",

@@ -39,6 +39,7 @@ allow_private_networks = true
 ca_file = $APNET_CA
 delivery_retry_min = 1
 delivery_retry_max = 2
+html_redirect_dict = {\"actor\": \"https://example.test/blog/{jid_user}\"}
 " lv_backend_setup "$dir/lv" "$dir/prosody/certs/ca.crt"
 lv_client_profile louise louise@example.test louise-pw 5422
 lv_component_profile ap gw.example.test gw-secret ap-gateway 5447
@@ -65,7 +66,10 @@ code=$(apnet_curl -s -o /dev/null -w '%{http_code}' \
 doc=$(apnet_curl -fsS -H 'Accept: application/activity+json' "$actor")
 json_get '(d["type"], d["publicKey"]["owner"] == d["id"], "BEGIN PUBLIC KEY" in d["publicKey"]["publicKeyPem"], d["endpoints"]["sharedInbox"])' <<<"$doc" |
     grep -q "('Person', True, True, 'https://example.test/_ap/shared_inbox')" || fail "actor: $doc"
-apnet_curl -fsS -H 'Accept: text/html' "$actor" | grep -q '<html' || fail "HTML for browsers"
+loc=$(apnet_curl -sS -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Accept: text/html' "$actor")
+[[ $loc == "302 https://example.test/blog/louise" ]] || fail "html_redirect_dict: $loc"
+apnet_curl -fsS -H 'Accept: text/html' https://example.test/_ap/outbox/louise%40example.test |
+    grep -q '<html' || fail "HTML page for browsers"
 inst=$(apnet_curl -fsS -H 'Accept: application/activity+json' https://example.test/_ap/instance)
 json_get '(d["type"], d["publicKey"]["id"])' <<<"$inst" |
     grep -q "('Application', 'https://example.test/_ap/instance#main-key')" || fail "instance actor: $inst"
@@ -73,7 +77,7 @@ for path in /.well-known/nodeinfo /_ap/nodeinfo/2.1 /.well-known/host-meta; do
     apnet_curl -fsS "https://example.test$path" >"$dir/doc.out" || fail "GET $path"
 done
 grep -q "webfinger?resource={uri}" "$dir/doc.out" || fail "host-meta: $(cat "$dir/doc.out")"
-pass "WebFinger (raw and encoded resource, 404 for unknown), actor with key, HTML for browsers, instance actor, NodeInfo, host-meta"
+pass "WebFinger (raw and encoded resource, 404 for unknown), actor with key, browsers redirected (html_redirect_dict) or given HTML, instance actor, NodeInfo, host-meta"
 
 # ---- Fedify follows louise ----
 fedify_start "$dir/fed" fedify.ap.test $FED_PORT $FED_CTL || fail "fedify did not start"
