@@ -3,8 +3,9 @@
  *
  * Fans one activity (a ~1 KB Create(Note)) out to N followers whose inboxes
  * are spread over M inbox URLs on H hosts (defaults 1000, 100, 10): N rows
- * go through lv_ap_deliver_enqueue() (stored in a SQLite file in a temporary
- * directory, as in production) and the queue signs and POSTs them all. The
+ * go through one lv_ap_deliver_enqueue_many() call, as the gateway queues an
+ * activity (stored in a SQLite file in a temporary directory, as in
+ * production, in one transaction) and the queue signs and POSTs them all. The
  * sink is a forked child process running lv_http servers on H ephemeral
  * 127.0.0.1 ports (one "host" each) that answer 202 at once without
  * verifying, so that the sink does not share the queue's loop; it still
@@ -285,19 +286,19 @@ static int deliver_all(const struct opts *o, EVP_PKEY *key, const unsigned *port
     }
     lv_ap_deliver_set_done_fn(d, done_fn, &r);
     char *body = note_body();
-    double t0 = now_s();
-    struct cpu c0 = cpu_now();
+    char **urls = lv_xcalloc(o->n, sizeof(*urls));
     for (unsigned i = 0; i < o->n; i++) {
         unsigned inbox = i % o->m;
-        char url[128];
-        snprintf(url, sizeof(url), "http://127.0.0.1:%u/users/f%u/inbox", ports[inbox % o->hosts],
-                 inbox);
-        if (lv_ap_deliver_enqueue(d, url, "louise@gw.example", KEY_ID,
-                                  "https://gw.example/_ap/item/louise/blog/1/create", body, NULL,
-                                  &err) != 0) {
-            fprintf(stderr, "enqueue: %s\n", err.msg);
-            return 1;
-        }
+        urls[i] =
+            lv_xasprintf("http://127.0.0.1:%u/users/f%u/inbox", ports[inbox % o->hosts], inbox);
+    }
+    double t0 = now_s();
+    struct cpu c0 = cpu_now();
+    if (lv_ap_deliver_enqueue_many(d, (const char *const *)urls, o->n, "louise@gw.example", KEY_ID,
+                                   "https://gw.example/_ap/item/louise/blog/1/create", body, NULL,
+                                   &err) != 0) {
+        fprintf(stderr, "enqueue: %s\n", err.msg);
+        return 1;
     }
     struct cpu c1 = cpu_now();
     res->enqueue = now_s() - t0;
@@ -314,6 +315,9 @@ static int deliver_all(const struct opts *o, EVP_PKEY *key, const unsigned *port
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     lv_store_close(store);
+    for (unsigned i = 0; i < o->n; i++)
+        free(urls[i]);
+    free(urls);
     free(body);
     return r.failed ? 1 : 0;
 }

@@ -120,9 +120,9 @@ sub=$(grep '"phase": "subscribe"' "$dir/client.out")
 peer=$(curl -fsS "http://127.0.0.1:$PEER_PORT/stats")
 say "  $(jq_py '"%d subscribed in %.1f s (iq results %s)" % (d["subscribed"], d["seconds"], d["iq_results"])' <<<"$sub")"
 say "  ap_tool: $(jq_py '"%s Follows received, %d Accepts delivered, %d failed" % (d["types"].get("Follow", 0), d["accepts_sent"], d["accepts_failed"])' <<<"$peer")"
-say "  gateway: $(li ap status -O json | jq_py '"following %d, actors %d in memory / %d stored" % (d["following"], d["actors"]["in_memory"], d["actors"]["stored"])')"
+say "  gateway: $(li ap status -p ap -O json | jq_py '"following %d, actors %d in memory / %d stored" % (d["following"], d["actors"]["in_memory"], d["actors"]["stored"])')"
 
-inbox_pending() { li ap status -O json | jq_py 'd["inbox"]["pending"]'; }
+inbox_pending() { li ap status -p ap -O json | jq_py 'd["inbox"]["pending"]'; }
 drained() { [[ $(inbox_pending) == 0 ]]; }
 
 say "== warm-up: one signed Create per actor ($actors), through the gateway's port"
@@ -148,7 +148,7 @@ wait $client_pid || true
 cpu_b2=$(cpu_of "$backend_pid")
 cpu_p1=$(cpu_of "$prosody_pid")
 listen=$(grep '"phase": "listen"' "$dir/client.out" || echo '{"tagged": 0, "last": null, "cpu_s": 0}')
-status=$(li ap status -O json)
+status=$(li ap status -p ap -O json)
 
 say "  signing: $(jq_py 'd["signing"]' <<<"$load")"
 say "  HTTP: $(jq_py '"%d requests in %.2f s: %.0f accepted (202)/s, %.0f requests/s; latency p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; status %s; transport errors %d; ap_tool CPU %.2f s" % (d["count"], d["elapsed_s"], d["accepted_per_s"], d["requests_per_s"], d["p50_ms"], d["p90_ms"], d["p99_ms"], d["max_ms"], d["status"], d["errors"], d["client_cpu_s"])' <<<"$load")"

@@ -14,10 +14,14 @@
  *   - tag filter and date-range filter pages (newest first);
  *   - reading a node's latest 20 items (li blog get -m 20 from the cache);
  * and prints p50/p95/p99 latencies, the insert rate and the database size
- * per item. Figures only: no assertion.
+ * per item. With -T steps, it then times that many steps of the cache's
+ * bound ([cache] max_items): each deletes the LV_CACHE_TRIM_BATCH oldest
+ * items in one transaction, as the daemon does per turn of its loop (this
+ * deletes items: a kept database then holds fewer). Figures only: no
+ * assertion.
  *
  * usage: bench_cache [-n items] [-b batch] [-q queries] [-a authors]
- *                    [-d database | -u uri] [-k] [-r] [-s seed]
+ *                    [-d database | -u uri] [-k] [-r] [-s seed] [-T steps]
  * -k keeps the database; -r reuses one kept from a run with the same -n, -a
  * and -s, and only runs the queries. -u runs on a store URI (e.g.
  * postgresql://user@host:port/db) instead of a SQLite file: without -r, the
@@ -34,6 +38,7 @@
 #include <unistd.h>
 
 #include "blog/lv_mb.h"
+#include "cache/lv_cache.h"
 #include "core/lv_buf.h"
 #include "core/lv_log.h"
 #include "core/lv_mem.h"
@@ -46,7 +51,7 @@
 #define START 1640995200.0 /* 2022-01-01 */
 
 struct opts {
-    size_t items, batch, queries, authors;
+    size_t items, batch, queries, authors, trim_steps;
     const char *db;
     bool keep, reuse, uri;
     uint64_t seed;
@@ -449,20 +454,49 @@ static void bench_node_page(struct lv_store *st, const struct opts *o)
     free(ms);
 }
 
+/* ---- the bound -------------------------------------------------------------- */
+
+/* Steps of the bound as the daemon runs them, the cache being over it by
+ * steps batches. */
+static void bench_trim(struct lv_store *st, const struct opts *o)
+{
+    struct lv_store_cache_stats stats;
+    if (lv_store_cache_stats(st, &stats, NULL) != 0 ||
+        stats.items <= (int64_t)(o->trim_steps * LV_CACHE_TRIM_BATCH))
+        return;
+    int64_t bound = stats.items - (int64_t)(o->trim_steps * LV_CACHE_TRIM_BATCH);
+    double *ms = lv_xmalloc(o->trim_steps * sizeof(*ms)), deleted = 0;
+    for (size_t i = 0; i < o->trim_steps; i++) {
+        size_t d = 0;
+        struct lv_error err = {0};
+        double t0 = mono();
+        if (lv_store_cache_trim(st, bound, LV_CACHE_TRIM_BATCH, &d, NULL, &err) != 0) {
+            fprintf(stderr, "trim: %s\n", err.msg);
+            exit(1);
+        }
+        ms[i] = (mono() - t0) * 1000;
+        deleted += (double)d;
+    }
+    char what[64];
+    snprintf(what, sizeof(what), "bound: trim step of %d oldest items", LV_CACHE_TRIM_BATCH);
+    report(what, ms, o->trim_steps, deleted);
+    free(ms);
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_cache [-n items] [-b batch] [-q queries] [-a authors] "
-                    "[-d database | -u uri] [-k] [-r] [-s seed]\n");
+                    "[-d database | -u uri] [-k] [-r] [-s seed] [-T steps]\n");
     exit(2);
 }
 
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
     int c;
-    *o = (struct opts){1000000, 1000, 200, 1000, NULL, false, false, false, 42};
-    while ((c = getopt(argc, argv, "n:b:q:a:d:u:krs:")) != -1) {
+    *o = (struct opts){1000000, 1000, 200, 1000, 0, NULL, false, false, false, 42};
+    while ((c = getopt(argc, argv, "n:b:q:a:d:u:krs:T:")) != -1) {
         switch (c) {
         case 'n':
             o->items = strtoull(optarg, NULL, 10);
@@ -490,6 +524,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             break;
         case 's':
             o->seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'T':
+            o->trim_steps = strtoull(optarg, NULL, 10);
             break;
         default:
             usage();
@@ -539,6 +576,7 @@ int main(int argc, char **argv)
     struct lv_error err = {0};
     struct lv_store_cache_stats stats;
     parse_opts(argc, argv, &o);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* figures as they come, also into a file */
     char *db = o.db ? lv_xstrdup(o.db) : lv_xasprintf("/tmp/bench_cache_%d.db", (int)getpid());
     lv_log_set_level(LV_LOG_WARN);
     rng_state = o.seed * 0x9E3779B97F4A7C15ULL + 1;
@@ -560,6 +598,8 @@ int main(int argc, char **argv)
         printf("database: %.1f MiB, %.0f bytes per item\n", stats.db_bytes / 1048576.0,
                (double)stats.db_bytes / (double)stats.items);
     run_queries(st, &o);
+    if (o.trim_steps)
+        bench_trim(st, &o);
     lv_store_close(st);
     if (!o.keep && !o.uri)
         remove_db(db);

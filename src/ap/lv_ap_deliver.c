@@ -13,7 +13,9 @@
  *
  * One timer does two jobs: a 0 ms start coalesces every kick of a loop
  * iteration (enqueues, completions) into one pick; otherwise it waits for
- * the next due row. */
+ * the next due row. Rows delivered meanwhile are deleted first, in one
+ * transaction: until then their ids sit in `sent`, which the picks
+ * skip as they skip `running`, so a delivered row is never sent again. */
 #include "ap/lv_ap_deliver.h"
 
 #include <ctype.h>
@@ -93,7 +95,10 @@ struct lv_ap_deliver {
     bool picking, repick;
     struct lv_map keys;    /* account -> EVP_PKEY * */
     struct lv_map running; /* row id -> struct job * */
-    struct lv_map hosts;   /* Host -> (void *)(uintptr_t) jobs to it */
+    struct lv_map sent;    /* row id -> (void *)1: delivered, not deleted yet */
+    int64_t *sent_ids;     /* the same ids, for the batch delete */
+    size_t n_sent, cap_sent;
+    struct lv_map hosts; /* Host -> (void *)(uintptr_t) jobs to it */
     struct job *jobs;
     unsigned n_jobs, n_signing;
     uint64_t delivered, failed_attempts, given_up;
@@ -204,7 +209,9 @@ static void destroy(struct lv_ap_deliver *d)
         EVP_PKEY_free(key);
     lv_map_release(&d->keys);
     lv_map_release(&d->running);
+    lv_map_release(&d->sent);
     lv_map_release(&d->hosts);
+    free(d->sent_ids);
     free(d);
 }
 
@@ -439,6 +446,43 @@ static void store_trouble(const char *what, int64_t id, const struct lv_error *e
     lv_error(AREA, "cannot %s delivery %" PRId64 ": %s", what, id, e->msg);
 }
 
+/* Deletes the rows delivered since the last call, in one transaction. On
+ * failure they stay in `sent` (never picked) and the next call tries
+ * again; if none does (the queue is freed meanwhile), they are sent again
+ * after a restart, which peers dedupe by activity id. */
+static int flush_sent(struct lv_ap_deliver *d)
+{
+    struct lv_error err;
+    if (d->n_sent == 0)
+        return 0;
+    int rc = lv_store_ap_delivery_delete_many(d->store, d->sent_ids, d->n_sent, &err);
+    if (rc != 0) {
+        lv_error(AREA, "cannot remove %zu delivered rows: %s", d->n_sent, err.msg);
+        return rc;
+    }
+    d->n_sent = 0;
+    lv_map_release(&d->sent);
+    lv_map_init(&d->sent);
+    return 0;
+}
+
+/* The row of j is delivered: deleted with the others of this loop
+ * iteration, from the timer that kicks coalesce into (finish() kicks), or
+ * at once once the queue is closing. */
+static void mark_sent(struct lv_ap_deliver *d, const struct job *j)
+{
+    lv_grow((void **)&d->sent_ids, &d->cap_sent, d->n_sent + 1, sizeof(*d->sent_ids));
+    d->sent_ids[d->n_sent++] = j->id;
+    lv_map_put(&d->sent, j->idkey, (void *)1);
+    if (d->closing)
+        flush_sent(d);
+}
+
+static bool is_taken(const struct lv_ap_deliver *d, const char *idkey)
+{
+    return lv_map_get(&d->running, idkey) || lv_map_get(&d->sent, idkey);
+}
+
 /* Writes the outcome of one attempt of j's row to the store: e NULL means
  * delivered. */
 static void record(struct lv_ap_deliver *d, struct job *j, const struct lv_error *e, bool permanent)
@@ -447,9 +491,7 @@ static void record(struct lv_ap_deliver *d, struct job *j, const struct lv_error
     if (!e) {
         d->delivered++;
         lv_debug(AREA, "delivered %s to %s", j->activity_id, j->inbox);
-        if (lv_store_ap_delivery_delete(d->store, j->id, &serr) != 0 &&
-            serr.code != LV_ERR_NOT_FOUND)
-            store_trouble("remove delivered", j->id, &serr); /* sent again later: peers dedupe */
+        mark_sent(d, j);
         return;
     }
     d->failed_attempts++;
@@ -673,8 +715,8 @@ static enum pick_result pick_once(struct lv_ap_deliver *d)
         for (size_t i = 0; i < n; i++) {
             char idkey[24];
             snprintf(idkey, sizeof(idkey), "%" PRId64, rows[i].id);
-            if (lv_map_get(&d->running, idkey))
-                ; /* in flight: still PENDING in the store */
+            if (is_taken(d, idkey))
+                ; /* in flight, or delivered: still PENDING in the store */
             else if (d->closing || d->n_jobs >= d->cfg.max_parallel)
                 left = true;
             else if (!start(d, &rows[i]))
@@ -746,13 +788,17 @@ static void pick(struct lv_ap_deliver *d)
     }
     enum pick_result picked;
     d->picking = true;
+    /* Rows delivered and not deleted stay due in the store: while their
+     * deletion fails, wait as after any store failure rather than as for a
+     * due row that nothing picks. */
+    bool flushed = flush_sent(d) == 0;
     do {
         d->repick = false;
         picked = pick_once(d);
     } while (picked != PICK_STORE_FAILED && d->repick && !d->closing);
     d->picking = false;
     if (!d->closing)
-        arm_timer(d, picked);
+        arm_timer(d, flushed ? picked : PICK_STORE_FAILED);
 }
 
 /* ---- public functions ---- */
@@ -796,6 +842,7 @@ int lv_ap_deliver_new(uv_loop_t *loop, struct lv_store *store, struct lv_http_cl
     d->key_ud = key_ud;
     lv_map_init(&d->keys);
     lv_map_init(&d->running);
+    lv_map_init(&d->sent);
     lv_map_init(&d->hosts);
     d->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)d;
     uv_timer_init(loop, &d->timer);
@@ -816,6 +863,7 @@ void lv_ap_deliver_free(struct lv_ap_deliver *d)
     if (!d || d->closing)
         return;
     d->closing = true;
+    flush_sent(d);
     /* A cancelled request's callback ends its job at once; a signing job
      * ends in sign_done(), at once if it had not started (UV_ECANCELED),
      * else when the pool is done with it. */
@@ -829,22 +877,60 @@ void lv_ap_deliver_free(struct lv_ap_deliver *d)
     uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 }
 
+/* Whether url is one the queue can POST to (as start() will split it). */
+static int check_inbox(const char *url, struct lv_error *err)
+{
+    char *host, *target;
+    if (!url)
+        return lv_error_set(err, LV_ERR_INVAL, "no inbox URL");
+    int rc = split_url(url, &host, &target, err);
+    free(host);
+    free(target);
+    return rc;
+}
+
 int lv_ap_deliver_enqueue(struct lv_ap_deliver *d, const char *inbox, const char *account,
                           const char *key_id, const char *activity_id, const char *body,
                           int64_t *id, struct lv_error *err)
 {
-    char *host, *target;
-    if (!inbox)
-        return lv_error_set(err, LV_ERR_INVAL, "no inbox URL");
-    int rc = split_url(inbox, &host, &target, err);
+    int rc = check_inbox(inbox, err);
     if (rc != 0)
         return rc;
-    free(host);
-    free(target);
     rc = lv_store_ap_delivery_add(d->store, inbox, account, key_id, activity_id, body, time(NULL),
                                   id, err);
     if (rc == 0)
         lv_ap_deliver_kick(d);
+    return rc;
+}
+
+int lv_ap_deliver_enqueue_many(struct lv_ap_deliver *d, const char *const *inboxes, size_t n,
+                               const char *account, const char *key_id, const char *activity_id,
+                               const char *body, int64_t *ids, struct lv_error *err)
+{
+    struct lv_ap_delivery_new *rows = lv_xcalloc(n ? n : 1, sizeof(*rows));
+    size_t *at = lv_xcalloc(n ? n : 1, sizeof(*at)); /* rows[k] is inboxes[at[k]] */
+    int64_t *row_ids = lv_xcalloc(n ? n : 1, sizeof(*row_ids));
+    size_t nrows = 0;
+    if (ids && n)
+        memset(ids, 0, n * sizeof(*ids));
+    for (size_t i = 0; i < n; i++) {
+        if (check_inbox(inboxes[i], NULL) != 0)
+            continue;
+        rows[nrows] = (struct lv_ap_delivery_new){inboxes[i], account, key_id, activity_id, body};
+        at[nrows++] = i;
+    }
+    int rc = 0;
+    if (n > 0 && nrows == 0)
+        rc = lv_error_set(err, LV_ERR_INVAL, "no valid inbox URL among %zu", n);
+    if (rc == 0)
+        rc = lv_store_ap_delivery_add_many(d->store, rows, nrows, time(NULL), row_ids, err);
+    for (size_t k = 0; rc == 0 && ids && k < nrows; k++)
+        ids[at[k]] = row_ids[k];
+    if (rc == 0 && nrows > 0)
+        lv_ap_deliver_kick(d);
+    free(rows);
+    free(at);
+    free(row_ids);
     return rc;
 }
 
@@ -869,7 +955,7 @@ int lv_ap_deliver_retry_all(struct lv_ap_deliver *d, struct lv_error *err)
             char idkey[24];
             snprintf(idkey, sizeof(idkey), "%" PRId64, r->id);
             /* Rows in flight get their outcome written by their job. */
-            if (rc == 0 && r->next_attempt > now && !lv_map_get(&d->running, idkey))
+            if (rc == 0 && r->next_attempt > now && !is_taken(d, idkey))
                 rc = lv_store_ap_delivery_update(d->store, r->id, LV_AP_DELIVERY_PENDING,
                                                  r->attempts, now, r->last_error, err);
             lv_ap_delivery_rec_release(r);

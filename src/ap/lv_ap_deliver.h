@@ -1,12 +1,14 @@
 /* lv_ap_deliver: the gateway's outgoing deliveries, a persistent queue.
  *
- * An activity to deliver is queued in the store (lv_store_ap_delivery_add)
- * before anything is sent, so a delivery survives a crash or restart. The
- * queue runs on the loop: due rows are read from the store, signed on
- * libuv's thread pool (RSA signing never blocks the loop), POSTed with
- * lv_http_client, at most max_parallel at a time and at most per_host_parallel
- * to one host. Outcomes:
- *   - 2xx: delivered, the row is deleted;
+ * An activity to deliver is queued in the store (lv_store_ap_delivery_add,
+ * or _add_many for all its recipients in one transaction) before anything
+ * is sent, so a delivery survives a crash or restart. The queue runs on the
+ * loop: due rows are read from the store, signed on libuv's thread pool (RSA
+ * signing never blocks the loop), POSTed with lv_http_client, at most
+ * max_parallel at a time and at most per_host_parallel to one host.
+ * Outcomes:
+ *   - 2xx: delivered, the row is deleted (with the others delivered in the
+ *     same loop iteration, in one transaction; never sent again meanwhile);
  *   - 410 Gone, or another 4xx except 401, 408 and 429: given up at once
  *     (state FAILED, last_error "HTTP 410 Gone..." with the peer's reason
  *     cut to 200 bytes);
@@ -74,6 +76,18 @@ void lv_ap_deliver_free(struct lv_ap_deliver *d);
 int lv_ap_deliver_enqueue(struct lv_ap_deliver *d, const char *inbox, const char *account,
                           const char *key_id, const char *activity_id, const char *body,
                           int64_t *id, struct lv_error *err);
+/* Queues one activity (body, signed by account's key as key_id) for n
+ * inboxes, in one store transaction, and kicks the queue; the strings are
+ * borrowed for the call. An inbox that is not an http(s) URL the queue can
+ * send to (or NULL) is skipped: its ids[i] stays 0. The others are queued
+ * all or none: 0 when they were (n = 0 included), else a negative lv_err
+ * and nothing is queued (every inbox skipped: LV_ERR_INVAL; a missing
+ * account, key id, activity id or body: LV_ERR_INVAL; a store failure).
+ * Repeated inboxes are queued as many times. ids (may be NULL) has n
+ * slots and gets each inbox's row id, or 0. */
+int lv_ap_deliver_enqueue_many(struct lv_ap_deliver *d, const char *const *inboxes, size_t n,
+                               const char *account, const char *key_id, const char *activity_id,
+                               const char *body, int64_t *ids, struct lv_error *err);
 /* Sends what is due now, without waiting for the timer. */
 void lv_ap_deliver_kick(struct lv_ap_deliver *d);
 /* Makes every PENDING row due now (an admin's "retry now") and kicks. */

@@ -311,20 +311,33 @@ void gw_deliver(struct lv_ap_gw *gw, const char *account, json_t *activity,
         return;
     }
     char *key_id = lv_xasprintf("%s#main-key", actor);
+    const char **uniq = lv_xcalloc(n ? n : 1, sizeof(*uniq));
+    int64_t *ids = lv_xcalloc(n ? n : 1, sizeof(*ids));
+    size_t nu = 0;
     struct lv_map seen;
     lv_map_init(&seen);
     for (size_t i = 0; i < n; i++) {
         if (!inboxes[i] || lv_map_get(&seen, inboxes[i]))
             continue;
         lv_map_put(&seen, inboxes[i], (void *)1);
-        struct lv_error err = {0};
-        if (lv_ap_deliver_enqueue(gw->deliver, inboxes[i], account, key_id, id, body, NULL,
-                                  &err) != 0)
-            lv_error(AP_AREA, "cannot queue %s for %s: %s", id, inboxes[i], err.msg);
-        else
-            lv_debug(AP_AREA, "queued %s for %s", id, inboxes[i]);
+        uniq[nu++] = inboxes[i];
     }
     lv_map_release(&seen);
+    /* One transaction for every recipient. */
+    struct lv_error err = {0};
+    if (nu && lv_ap_deliver_enqueue_many(gw->deliver, uniq, nu, account, key_id, id, body, ids,
+                                         &err) != 0) {
+        lv_error(AP_AREA, "cannot queue %s for %zu inboxes: %s", id, nu, err.msg);
+    } else {
+        for (size_t i = 0; i < nu; i++) {
+            if (ids[i])
+                lv_debug(AP_AREA, "queued %s for %s", id, uniq[i]);
+            else
+                lv_error(AP_AREA, "cannot queue %s for %s: bad inbox URL", id, uniq[i]);
+        }
+    }
+    free(ids);
+    free(uniq);
     free(key_id);
     free(actor);
     free(body);

@@ -425,6 +425,14 @@ int lv_store_ap_inbox_prune(struct lv_store *st, int64_t before, int64_t *delete
 
 /* ---- delivery queue -------------------------------------------------------- */
 
+static int check_delivery(const struct lv_ap_delivery_new *r, struct lv_error *err)
+{
+    int rc = need_all(err, (const char *const[]){"target inbox", r->inbox, "account", r->account,
+                                                 "key id", r->key_id, "activity id", r->activity_id,
+                                                 NULL});
+    return rc != 0 ? rc : check_doc("activity body", r->body, err);
+}
+
 int lv_store_ap_delivery_add(struct lv_store *st, const char *inbox, const char *account,
                              const char *key_id, const char *activity_id, const char *body,
                              int64_t now, int64_t *id, struct lv_error *err)
@@ -433,16 +441,46 @@ int lv_store_ap_delivery_add(struct lv_store *st, const char *inbox, const char 
     if (!id)
         id = &dummy;
     *id = 0;
-    int rc =
-        need_all(err, (const char *const[]){"target inbox", inbox, "account", account, "key id",
-                                            key_id, "activity id", activity_id, NULL});
-    if (rc == 0)
-        rc = check_doc("activity body", body, err);
+    const struct lv_ap_delivery_new r = {inbox, account, key_id, activity_id, body};
+    int rc = check_delivery(&r, err);
     if (rc == 0)
         rc = ready(st, err);
     return rc != 0 ? rc
                    : st->ap->delivery_add(st->state, inbox, account, key_id, activity_id, body, now,
                                           id, err);
+}
+
+/* Every row is checked first, so that a bad one costs no rolled-back
+ * writes; its message says which it is. */
+static int check_deliveries(const struct lv_ap_delivery_new *rows, size_t n, struct lv_error *err)
+{
+    struct lv_error e;
+    for (size_t i = 0; i < n; i++) {
+        lv_error_clear(&e);
+        int rc = check_delivery(&rows[i], &e);
+        if (rc != 0)
+            return lv_error_set(err, rc, "delivery %zu of %zu: %s", i + 1, n, e.msg);
+    }
+    return 0;
+}
+
+int lv_store_ap_delivery_add_many(struct lv_store *st, const struct lv_ap_delivery_new *rows,
+                                  size_t n, int64_t now, int64_t *ids, struct lv_error *err)
+{
+    if (ids && n)
+        memset(ids, 0, n * sizeof(*ids));
+    if (n == 0)
+        return 0;
+    if (!rows)
+        return lv_error_set(err, LV_ERR_INVAL, "no deliveries given");
+    int rc = check_deliveries(rows, n, err);
+    if (rc == 0)
+        rc = ready(st, err);
+    if (rc == 0)
+        rc = st->ap->delivery_add_many(st->state, rows, n, now, ids, err);
+    if (rc != 0 && ids) /* the backend may have filled some before failing */
+        memset(ids, 0, n * sizeof(*ids));
+    return rc;
 }
 
 int lv_store_ap_delivery_due(struct lv_store *st, int64_t now, size_t limit,
@@ -492,6 +530,17 @@ int lv_store_ap_delivery_delete(struct lv_store *st, int64_t id, struct lv_error
     if (rc == 0)
         rc = st->ap->delivery_delete(st->state, id, err);
     return rc == LV_ERR_NOT_FOUND ? no_delivery(id, err) : rc;
+}
+
+int lv_store_ap_delivery_delete_many(struct lv_store *st, const int64_t *ids, size_t n,
+                                     struct lv_error *err)
+{
+    if (n == 0)
+        return 0;
+    if (!ids)
+        return lv_error_set(err, LV_ERR_INVAL, "no delivery ids given");
+    int rc = ready(st, err);
+    return rc != 0 ? rc : st->ap->delivery_delete_many(st->state, ids, n, err);
 }
 
 int lv_store_ap_delivery_list(struct lv_store *st, int state, size_t limit, size_t offset,

@@ -119,9 +119,9 @@ enum lv_ap_inbox_state {
 struct lv_ap_inbox_rec {
     int64_t id;
     char *activity_id;
-    char *actor;   /* the verified signer's actor URL */
-    char *inbox;   /* the local account whose inbox got it, NULL: shared inbox */
-    char *body;    /* the activity JSON exactly as received */
+    char *actor; /* the verified signer's actor URL */
+    char *inbox; /* the local account whose inbox got it, NULL: shared inbox */
+    char *body;  /* the activity JSON exactly as received */
     enum lv_ap_inbox_state state;
     char *error;
     int64_t received, processed; /* processed: 0 while pending */
@@ -172,6 +172,19 @@ void lv_ap_delivery_rec_release(struct lv_ap_delivery_rec *d);
 int lv_store_ap_delivery_add(struct lv_store *st, const char *inbox, const char *account,
                              const char *key_id, const char *activity_id, const char *body,
                              int64_t now, int64_t *id, struct lv_error *err);
+/* One row for lv_store_ap_delivery_add_many(): the strings are borrowed for
+ * the call, every one required as for lv_store_ap_delivery_add(). Rows may
+ * share strings (one activity to many inboxes). */
+struct lv_ap_delivery_new {
+    const char *inbox, *account, *key_id, *activity_id, *body;
+};
+/* Queues n deliveries as lv_store_ap_delivery_add() does, in one
+ * transaction: all of them or, on any failure, none. Every row is checked
+ * before anything is written (the error names the first bad row). ids (may
+ * be NULL) gets the n row ids, in the order of rows; all 0 on failure.
+ * n = 0 does nothing. */
+int lv_store_ap_delivery_add_many(struct lv_store *st, const struct lv_ap_delivery_new *rows,
+                                  size_t n, int64_t now, int64_t *ids, struct lv_error *err);
 /* PENDING rows with next_attempt <= now, by next_attempt then id; at most
  * limit (> 0). */
 int lv_store_ap_delivery_due(struct lv_store *st, int64_t now, size_t limit,
@@ -185,6 +198,11 @@ int lv_store_ap_delivery_update(struct lv_store *st, int64_t id, enum lv_ap_deli
                                 struct lv_error *err);
 /* Removes a row (delivered, or dropped by an admin). LV_ERR_NOT_FOUND. */
 int lv_store_ap_delivery_delete(struct lv_store *st, int64_t id, struct lv_error *err);
+/* Removes the n rows of ids in one transaction (the delivered rows of a
+ * loop iteration); ids not in the table are skipped, as are repeated ones.
+ * On failure none is removed. n = 0 does nothing. */
+int lv_store_ap_delivery_delete_many(struct lv_store *st, const int64_t *ids, size_t n,
+                                     struct lv_error *err);
 /* Rows in state (> 0) or all (0), by id; limit 0 = all. */
 int lv_store_ap_delivery_list(struct lv_store *st, int state, size_t limit, size_t offset,
                               struct lv_ap_delivery_rec **out, size_t *n, struct lv_error *err);
@@ -198,7 +216,7 @@ struct lv_ap_object_rec {
     char *item_id;   /* pubsub item id */
     char *object_id; /* the Note's id (URL) */
     int64_t published, updated;
-    bool deleted;    /* a Delete was sent */
+    bool deleted; /* a Delete was sent */
 };
 void lv_ap_object_rec_release(struct lv_ap_object_rec *o);
 
@@ -208,7 +226,6 @@ int lv_store_ap_object_put(struct lv_store *st, const char *account, const char 
                            const char *item_id, const char *object_id, bool deleted, int64_t now,
                            struct lv_error *err);
 int lv_store_ap_object_get(struct lv_store *st, const char *account, const char *node,
-                           const char *item_id, struct lv_ap_object_rec *out,
-                           struct lv_error *err);
+                           const char *item_id, struct lv_ap_object_rec *out, struct lv_error *err);
 
 #endif

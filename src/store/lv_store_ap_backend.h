@@ -65,12 +65,18 @@ struct lv_store_ap_backend {
     int (*delivery_add)(void *state, const char *inbox, const char *account, const char *key_id,
                         const char *activity_id, const char *body, int64_t now, int64_t *id,
                         struct lv_error *err);
+    /* One transaction, all or nothing; ids may be NULL (else n slots). n > 0
+     * and every row checked. */
+    int (*delivery_add_many)(void *state, const struct lv_ap_delivery_new *rows, size_t n,
+                             int64_t now, int64_t *ids, struct lv_error *err);
     int (*delivery_due)(void *state, int64_t now, int64_t limit, struct lv_ap_delivery_rec **out,
                         size_t *n, struct lv_error *err);
     int (*delivery_next)(void *state, int64_t *when, struct lv_error *err);
     int (*delivery_update)(void *state, int64_t id, enum lv_ap_delivery_state dstate, int attempts,
                            int64_t next_attempt, const char *last_error, struct lv_error *err);
     int (*delivery_delete)(void *state, int64_t id, struct lv_error *err);
+    /* One transaction (or one statement); missing ids skipped; n > 0. */
+    int (*delivery_delete_many)(void *state, const int64_t *ids, size_t n, struct lv_error *err);
     int (*delivery_list)(void *state, int dstate, int64_t limit, int64_t offset,
                          struct lv_ap_delivery_rec **out, size_t *n, struct lv_error *err);
     int (*delivery_count)(void *state, int dstate, int64_t *n, struct lv_error *err);

@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -78,6 +79,8 @@ struct peer {
 
 struct t {
     uv_loop_t loop;
+    char dir[256]; /* a file store's directory, "" for the in-memory one */
+    char path[300];
     uv_timer_t tick; /* keeps RUN_UNTIL iterating */
     struct lv_store *store;
     struct lv_http_client *client;
@@ -96,6 +99,7 @@ struct t {
     struct got got[MAX_GOT];
     size_t ngot;
     /* done_fn */
+    bool free_in_done; /* frees the queue at the first report */
     unsigned done, done_ok, done_err;
     long last_status;
     int last_err;
@@ -276,6 +280,11 @@ static void done_fn(void *ud, int64_t id, const char *inbox, long status,
         t->done_ok++;
     t->last_status = status;
     t->last_err = err ? err->code : 0;
+    if (t->free_in_done) {
+        lv_ap_deliver_free(t->d);
+        t->d = NULL;
+        return;
+    }
     lv_ap_deliver_stats(t->d, &s);
     if (s.in_flight > t->max_in_flight)
         t->max_in_flight = s.in_flight;
@@ -329,6 +338,15 @@ static int teardown(void **state)
     uv_run(&t->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&t->loop), 0);
     lv_store_close(t->store);
+    if (t->dir[0]) {
+        static const char *const suffixes[] = {"", "-wal", "-shm"};
+        for (size_t i = 0; i < LV_ARRAY_LEN(suffixes); i++) {
+            char p[320];
+            snprintf(p, sizeof(p), "%s%s", t->path, suffixes[i]);
+            unlink(p);
+        }
+        rmdir(t->dir);
+    }
     uv_sem_destroy(&t->block);
     for (size_t i = 0; i < t->ngot; i++) {
         struct got *g = &t->got[i];
@@ -853,6 +871,160 @@ static void test_key_failure_retry_all(void **state)
     assert_int_equal(count_rows(t, 0), 0);
 }
 
+/* One activity for several inboxes in one call: the bad and NULL ones are
+ * skipped (id 0), the others stored at once, then delivered, each signed
+ * for its own target with the same body. */
+static void test_enqueue_many(void **state)
+{
+    struct t *t = *state;
+    static const char body[] = "{\"id\":\"https://gw.example/m/1\",\"type\":\"Create\"}";
+    char *u0 = url(t, 0, "/inbox/alice"), *u1 = url(t, 1, "/inbox/bob"),
+         *u2 = url(t, 2, "/inbox/carol?x=1");
+    const char *inboxes[] = {u0, "ftp://h.example/inbox", u1, NULL, u2, u0};
+    int64_t ids[LV_ARRAY_LEN(inboxes)];
+    struct lv_error err;
+    start_queue(t, NULL);
+    assert_int_equal(lv_ap_deliver_enqueue_many(t->d, inboxes, LV_ARRAY_LEN(inboxes), ACCOUNT,
+                                                KEY_ID, "https://gw.example/m/1", body, ids, &err),
+                     0);
+    assert_int_equal(ids[1], 0);
+    assert_int_equal(ids[3], 0);
+    int64_t queued[] = {ids[0], ids[2], ids[4], ids[5]};
+    for (size_t i = 0; i < LV_ARRAY_LEN(queued); i++) {
+        assert_true(queued[i] > 0);
+        for (size_t k = 0; k < i; k++)
+            assert_true(queued[k] != queued[i]);
+    }
+    assert_int_equal(count_rows(t, LV_AP_DELIVERY_PENDING), 4); /* stored before any send */
+    struct lv_ap_delivery_rec r;
+    get_row(t, ids[2], &r);
+    assert_string_equal(r.inbox, u1);
+    assert_string_equal(r.account, ACCOUNT);
+    assert_string_equal(r.key_id, KEY_ID);
+    assert_string_equal(r.activity_id, "https://gw.example/m/1");
+    assert_string_equal(r.body, body);
+    lv_ap_delivery_rec_release(&r);
+
+    RUN_UNTIL(t, t->done == 4, 10000);
+    assert_int_equal(t->done_ok, 4);
+    assert_int_equal(t->ngot, 4);
+    unsigned per_peer[NPEERS] = {0};
+    for (size_t i = 0; i < t->ngot; i++) {
+        struct got *g = &t->got[i];
+        assert_int_equal(g->sig_rc, 0);
+        assert_int_equal(g->body_len, strlen(body));
+        assert_memory_equal(g->body, body, g->body_len);
+        assert_string_equal(g->target, g->peer == 0   ? "/inbox/alice"
+                                       : g->peer == 1 ? "/inbox/bob"
+                                                      : "/inbox/carol?x=1");
+        per_peer[g->peer]++;
+    }
+    assert_int_equal(per_peer[0], 2); /* a repeated inbox is queued twice */
+    assert_int_equal(per_peer[1], 1);
+    assert_int_equal(per_peer[2], 1);
+    RUN_UNTIL(t, count_rows(t, 0) == 0, 10000);
+    assert_int_equal(stats(t).delivered, 4);
+    assert_int_equal(t->key_calls, 1);
+
+    /* Nothing to queue: no inbox at all is fine, only bad ones are not. */
+    assert_int_equal(
+        lv_ap_deliver_enqueue_many(t->d, NULL, 0, ACCOUNT, KEY_ID, "a", body, NULL, &err), 0);
+    const char *bad[] = {"not a url", NULL};
+    ids[0] = ids[1] = -1;
+    assert_int_equal(
+        lv_ap_deliver_enqueue_many(t->d, bad, 2, ACCOUNT, KEY_ID, "a", body, ids, &err),
+        LV_ERR_INVAL);
+    assert_true(ids[0] == 0 && ids[1] == 0);
+    /* A missing account refuses every row, good inboxes included. */
+    ids[0] = ids[1] = -1;
+    const char *good[] = {u0, u1};
+    assert_int_equal(lv_ap_deliver_enqueue_many(t->d, good, 2, "", KEY_ID, "a", body, ids, &err),
+                     LV_ERR_INVAL);
+    assert_true(ids[0] == 0 && ids[1] == 0);
+    assert_int_equal(count_rows(t, 0), 0);
+    RUN_FOR(t, 100);
+    assert_int_equal(t->ngot, 4);
+    free(u0);
+    free(u1);
+    free(u2);
+}
+
+/* Replaces the in-memory store by a SQLite file, which another connection
+ * can reach; returns its path. */
+static const char *file_store(struct t *t)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(t->dir, sizeof(t->dir), "%s/lv_ap_deliver_XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof(t->path), "%s/queue.db", t->dir);
+    lv_store_close(t->store);
+    assert_int_equal(lv_store_open(t->path, &t->store, NULL), 0);
+    return t->path;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* Delivered rows are deleted in batches, later than their delivery: while
+ * the store refuses to delete them (a trigger; the queue logs an error),
+ * they stay PENDING and due, and yet neither kicks nor retry_all send them
+ * again. Once the store takes deletes again, the next kick removes them. */
+static void test_delivered_not_resent(void **state)
+{
+    struct t *t = *state;
+    const char *path = file_store(t);
+    raw_exec(path, "CREATE TRIGGER refuse_del BEFORE DELETE ON ap_deliveries "
+                   "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    start_queue(t, NULL);
+    enqueue(t, 0, "/inbox/a", "https://gw.example/d/1", "{}");
+    enqueue(t, 1, "/inbox/b", "https://gw.example/d/2", "{}");
+    RUN_UNTIL(t, t->done == 2, 10000);
+    assert_int_equal(t->done_ok, 2);
+    for (int i = 0; i < 4; i++) {
+        lv_ap_deliver_kick(t->d);
+        RUN_FOR(t, 50);
+    }
+    assert_int_equal(lv_ap_deliver_retry_all(t->d, NULL), 0);
+    RUN_FOR(t, 200);
+    assert_int_equal(t->ngot, 2);
+    assert_int_equal(t->done, 2);
+    assert_int_equal(count_rows(t, LV_AP_DELIVERY_PENDING), 2);
+    assert_int_equal(stats(t).in_flight, 0);
+
+    raw_exec(path, "DROP TRIGGER refuse_del");
+    lv_ap_deliver_kick(t->d);
+    RUN_UNTIL(t, count_rows(t, 0) == 0, 10000);
+    RUN_FOR(t, 100);
+    assert_int_equal(t->ngot, 2);
+    assert_int_equal(stats(t).delivered, 2);
+}
+
+/* A queue freed right after a delivery (here from done_fn, before any
+ * batch could run) deletes the row it delivered: nothing is sent again by
+ * the next queue on the store. */
+static void test_free_deletes_delivered(void **state)
+{
+    struct t *t = *state;
+    t->free_in_done = true;
+    start_queue(t, NULL);
+    enqueue(t, 0, "/inbox/x", "https://gw.example/f/1", "{}");
+    RUN_UNTIL(t, t->done == 1, 10000);
+    assert_null(t->d);
+    assert_int_equal(t->done_ok, 1);
+    assert_int_equal(count_rows(t, 0), 0);
+    t->free_in_done = false;
+    start_queue(t, NULL);
+    RUN_FOR(t, 200);
+    assert_int_equal(t->ngot, 1);
+    assert_int_equal(t->done, 1);
+}
+
 int main(void)
 {
     char *priv_pem, *pub_pem;
@@ -882,6 +1054,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_while_signing_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_while_signing_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_failure_retry_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_enqueue_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivered_not_resent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_deletes_delivered, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     EVP_PKEY_free(g_priv);

@@ -1,7 +1,8 @@
 /* Unit tests of the ActivityPub gateway's tables (lv_store_ap): the
  * migration from a version 2 database, actors, follows both ways, the inbox
  * (duplicates, states, order, prune), the delivery queue (due order, retry,
- * give up), published objects, argument checks and limits.
+ * give up, batches all or nothing), published objects, argument checks and
+ * limits, and SQLite's kept statements across schema changes.
  *
  * The same tests run over both backends: SQLite by default, PostgreSQL when
  * LV_TEST_STORE_URI names a database (tests/integration/store_postgres.sh
@@ -1058,6 +1059,193 @@ static void test_delivery_checks(void **state)
                      1);
 }
 
+/* Makes the store refuse, from now on, to insert a delivery to inbox
+ * (RAISE in a trigger: a failure in the middle of a batch). On SQLite the
+ * trigger comes from another connection: the statements the store keeps
+ * prepared must see the schema change. */
+static void refuse_insert(const char *path, const char *inbox)
+{
+    char sql[600];
+    if (pg_uri)
+        snprintf(sql, sizeof(sql),
+                 "CREATE FUNCTION refuse_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "IF NEW.inbox = '%s' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; "
+                 "END $$; CREATE TRIGGER refuse_ins BEFORE INSERT ON ap_deliveries "
+                 "FOR EACH ROW EXECUTE FUNCTION refuse_ins()",
+                 inbox);
+    else
+        snprintf(sql, sizeof(sql),
+                 "CREATE TRIGGER refuse_ins BEFORE INSERT ON ap_deliveries "
+                 "WHEN NEW.inbox = '%s' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                 inbox);
+    raw_exec(path, sql);
+}
+
+/* Likewise for deleting the row id. */
+static void refuse_delete(const char *path, int64_t id)
+{
+    char sql[600];
+    if (pg_uri)
+        snprintf(sql, sizeof(sql),
+                 "CREATE FUNCTION refuse_del() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                 "IF OLD.id = %lld THEN RAISE EXCEPTION 'refused'; END IF; RETURN OLD; "
+                 "END $$; CREATE TRIGGER refuse_del BEFORE DELETE ON ap_deliveries "
+                 "FOR EACH ROW EXECUTE FUNCTION refuse_del()",
+                 (long long)id);
+    else
+        snprintf(sql, sizeof(sql),
+                 "CREATE TRIGGER refuse_del BEFORE DELETE ON ap_deliveries "
+                 "WHEN OLD.id = %lld BEGIN SELECT RAISE(ABORT, 'refused'); END",
+                 (long long)id);
+    raw_exec(path, sql);
+}
+
+/* A batch: every row stored as given, ids in the order of the rows. */
+static void test_delivery_add_many(void **state)
+{
+    struct fx *f = *state;
+    struct lv_error err = {0};
+    const char *body = "{\"type\": \"Create\", \"id\": \"https://gw/n/1\"}";
+    const struct lv_ap_delivery_new rows[] = {
+        {BOB "/inbox", LOUISE, "https://gw/louise#main-key", "https://gw/n/1", body},
+        {"https://other.example/inbox", LOUISE, "https://gw/louise#main-key", "https://gw/n/1",
+         body},
+        {"https://third.example/shared", "pierre@example.org", "https://gw/pierre#main-key",
+         "https://gw/n/2", "{}"},
+    };
+    int64_t ids[3] = {-1, -1, -1};
+    expect_ok(lv_store_ap_delivery_add_many(f->st, rows, 3, 700, ids, &err), &err);
+    assert_true(ids[0] > 0 && ids[1] > 0 && ids[2] > 0);
+    assert_true(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+
+    struct lv_ap_delivery_rec *v;
+    size_t n;
+    expect_ok(lv_store_ap_delivery_list(f->st, 0, 0, 0, &v, &n, &err), &err);
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < 3 && ids[k] != v[i].id)
+            k++;
+        assert_true(k < 3);
+        assert_string_equal(v[i].inbox, rows[k].inbox);
+        assert_string_equal(v[i].account, rows[k].account);
+        assert_string_equal(v[i].key_id, rows[k].key_id);
+        assert_string_equal(v[i].activity_id, rows[k].activity_id);
+        assert_string_equal(v[i].body, rows[k].body);
+        assert_int_equal(v[i].state, LV_AP_DELIVERY_PENDING);
+        assert_int_equal(v[i].attempts, 0);
+        assert_int_equal(v[i].created, 700);
+        assert_int_equal(v[i].next_attempt, 700);
+        assert_null(v[i].last_error);
+    }
+    free_deliveries(v, n);
+    expect_due(f->st, 700, 10, ids, 3); /* equal next_attempt: by id, i.e. row order */
+
+    /* ids may be NULL; n = 0 does nothing. */
+    expect_ok(lv_store_ap_delivery_add_many(f->st, rows, 2, 800, NULL, &err), &err);
+    expect_ok(lv_store_ap_delivery_add_many(f->st, NULL, 0, 800, NULL, &err), &err);
+    expect_ok(lv_store_ap_delivery_add_many(f->st, rows, 0, 800, ids, &err), &err);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM ap_deliveries"), 5);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM ap_deliveries WHERE created = 800"), 2);
+}
+
+/* Any bad row refuses the whole batch before anything is written, and says
+ * which row it was; a failure part way leaves nothing either. */
+static void test_delivery_add_many_all_or_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct lv_error err = {0};
+    char *big = filled(LV_STORE_AP_DOC_MAX + 1, 'x');
+    struct lv_ap_delivery_new rows[] = {
+        {"https://a.example/inbox", LOUISE, "k", "https://gw/n/1", "{}"},
+        {"https://b.example/inbox", LOUISE, "k", "https://gw/n/1", "{}"},
+        {"https://c.example/inbox", LOUISE, "k", "https://gw/n/1", "{}"},
+    };
+    int64_t ids[3] = {-1, -1, -1};
+
+    rows[1].key_id = "";
+    assert_int_equal(lv_store_ap_delivery_add_many(f->st, rows, 3, 1, ids, &err), LV_ERR_INVAL);
+    assert_string_equal(err.msg, "delivery 2 of 3: empty key id");
+    assert_true(ids[0] == 0 && ids[1] == 0 && ids[2] == 0);
+    rows[1].key_id = "k";
+    rows[2].inbox = NULL;
+    assert_int_equal(lv_store_ap_delivery_add_many(f->st, rows, 3, 1, ids, &err), LV_ERR_INVAL);
+    assert_string_equal(err.msg, "delivery 3 of 3: empty target inbox");
+    rows[2].inbox = "https://c.example/inbox";
+    rows[0].body = big;
+    assert_int_equal(lv_store_ap_delivery_add_many(f->st, rows, 3, 1, ids, &err), LV_ERR_LIMIT);
+    rows[0].body = "{}";
+    assert_int_equal(lv_store_ap_delivery_add_many(f->st, NULL, 2, 1, ids, &err), LV_ERR_INVAL);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM ap_deliveries"), 0);
+    free(big);
+
+    /* The third insert fails in the store: the first two are rolled back. */
+    refuse_insert(f->path, "https://c.example/inbox");
+    ids[0] = ids[1] = ids[2] = -1;
+    assert_int_equal(lv_store_ap_delivery_add_many(f->st, rows, 3, 1, ids, &err), LV_ERR_STORE);
+    assert_non_null(strstr(err.msg, "refused"));
+    assert_true(ids[0] == 0 && ids[1] == 0 && ids[2] == 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM ap_deliveries"), 0);
+
+    /* The store is still usable, in and out of batches. */
+    expect_ok(lv_store_ap_delivery_add_many(f->st, rows, 2, 1, ids, &err), &err);
+    assert_true(ids[0] > 0 && ids[1] > 0);
+    delivery_add(f->st, "https://gw/n/2", 1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM ap_deliveries"), 3);
+}
+
+/* A batch delete: missing and repeated ids skipped, one failure keeps
+ * every row. */
+static void test_delivery_delete_many(void **state)
+{
+    struct fx *f = *state;
+    struct lv_error err = {0};
+    int64_t a = delivery_add(f->st, "https://gw/a", 1);
+    int64_t b = delivery_add(f->st, "https://gw/b", 1);
+    int64_t c = delivery_add(f->st, "https://gw/c", 1);
+    int64_t d = delivery_add(f->st, "https://gw/d", 1);
+    int64_t e = delivery_add(f->st, "https://gw/e", 1);
+
+    expect_ok(lv_store_ap_delivery_delete_many(f->st, (int64_t[]){a, c, e + 1000, a}, 4, &err),
+              &err);
+    expect_deliveries(f->st, 0, 0, 0, (int64_t[]){b, d, e}, 3);
+    expect_ok(lv_store_ap_delivery_delete_many(f->st, (int64_t[]){a, c}, 2, &err), &err);
+    expect_ok(lv_store_ap_delivery_delete_many(f->st, NULL, 0, &err), &err);
+    assert_int_equal(lv_store_ap_delivery_delete_many(f->st, NULL, 1, &err), LV_ERR_INVAL);
+    expect_deliveries(f->st, 0, 0, 0, (int64_t[]){b, d, e}, 3);
+
+    refuse_delete(f->path, d);
+    assert_int_equal(lv_store_ap_delivery_delete_many(f->st, (int64_t[]){b, d, e}, 3, &err),
+                     LV_ERR_STORE);
+    assert_non_null(strstr(err.msg, "refused"));
+    expect_deliveries(f->st, 0, 0, 0, (int64_t[]){b, d, e}, 3);
+    expect_ok(lv_store_ap_delivery_delete_many(f->st, (int64_t[]){b, e}, 2, &err), &err);
+    expect_deliveries(f->st, 0, 0, 0, &d, 1);
+}
+
+/* The statements kept on a SQLite connection outlive a schema change made
+ * behind it and are finalized at close (the ASan build reports a leak
+ * otherwise), on a store that used every kind of them. */
+static void test_kept_statements(void **state)
+{
+    struct fx *f = *state;
+    struct lv_error err = {0};
+    int64_t a = delivery_add(f->st, "https://gw/a", 1);
+    raw_exec(f->path, "CREATE INDEX extra_idx ON ap_deliveries (activity_id)");
+    int64_t b = delivery_add(f->st, "https://gw/b", 1);
+    expect_due(f->st, 5, 10, (int64_t[]){a, b}, 2);
+    raw_exec(f->path, "DROP INDEX extra_idx");
+    expect_due(f->st, 5, 10, (int64_t[]){a, b}, 2);
+    int64_t when = 0;
+    expect_ok(lv_store_ap_delivery_next(f->st, &when, &err), &err);
+    assert_int_equal(when, 1);
+    struct lv_ap_actor_rec act;
+    assert_int_equal(lv_store_ap_actor_get(f->st, BOB, &act, &err), LV_ERR_NOT_FOUND);
+    lv_store_close(f->st);
+    assert_int_equal(lv_store_open(f->path, &f->st, NULL), 0);
+    expect_due(f->st, 5, 10, (int64_t[]){a, b}, 2);
+}
+
 /* ---- objects --------------------------------------------------------------- */
 
 static void test_objects(void **state)
@@ -1174,6 +1362,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delivery_due_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery_list_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delivery_checks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_add_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_add_many_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_delete_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
         cmocka_unit_test_setup_teardown(test_objects, setup, teardown),
         cmocka_unit_test(test_release_zeroed),
     };

@@ -3,15 +3,17 @@
  * The same semantics as lv_store_sqlite_ap.c, which tests/unit/
  * test_store_ap.c holds both to. Statements go through the backend's
  * lv_store_postgres_query (PQexecParams, text parameters; no SQL built from
- * a value) and its error mapping. Writes are single statements: an upsert
- * or an insert that may do nothing (ON CONFLICT) cannot interleave badly
- * with another process's. A duplicate inbox activity is told by the empty
+ * a value) and its error mapping. Writes are single statements (a batch of
+ * new deliveries: one transaction): an upsert or an insert that may do
+ * nothing (ON CONFLICT) cannot interleave badly with another process's. A
+ * duplicate inbox activity is told by the empty
  * RETURNING of INSERT ... ON CONFLICT DO NOTHING, never by an error, so no
  * SQL error text reaches the caller for it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/lv_buf.h"
 #include "core/lv_mem.h"
 #include "store/lv_store_ap_backend.h"
 #include "store/postgres/lv_store_postgres_priv.h"
@@ -383,13 +385,13 @@ static void read_delivery(const PGresult *res, int row, void *rec)
 
 static const struct rec_type delivery_type = {sizeof(struct lv_ap_delivery_rec), read_delivery};
 
-static int pg_delivery_add(void *state, const char *inbox, const char *account, const char *key_id,
-                           const char *activity_id, const char *body, int64_t now, int64_t *id,
-                           struct lv_error *err)
+static int insert_delivery(void *state, const struct lv_ap_delivery_new *r, const char *now,
+                           int64_t *id, struct lv_error *err)
 {
-    char st[NUM_SIZE], t[NUM_SIZE];
+    char st[NUM_SIZE];
     const char *params[] = {
-        inbox, account, key_id, activity_id, body, num(st, LV_AP_DELIVERY_PENDING), num(t, now)};
+        r->inbox, r->account, r->key_id, r->activity_id, r->body, num(st, LV_AP_DELIVERY_PENDING),
+        now};
     int rc = select_int(state,
                         "INSERT INTO ap_deliveries (inbox, account, key_id, activity_id, body, "
                         "state, attempts, created, next_attempt) "
@@ -397,6 +399,46 @@ static int pg_delivery_add(void *state, const char *inbox, const char *account, 
                         7, params, id, "queuing a delivery", err);
     return rc == LV_ERR_NOT_FOUND ? lv_error_set(err, LV_ERR_STORE, "queuing a delivery: no id")
                                   : rc;
+}
+
+static int pg_delivery_add(void *state, const char *inbox, const char *account, const char *key_id,
+                           const char *activity_id, const char *body, int64_t now, int64_t *id,
+                           struct lv_error *err)
+{
+    char t[NUM_SIZE];
+    const struct lv_ap_delivery_new r = {inbox, account, key_id, activity_id, body};
+    return insert_delivery(state, &r, num(t, now), id, err);
+}
+
+/* Ends the transaction begun by the caller: commits after success, rolls
+ * back after a failure (whose message err already holds; a failed COMMIT
+ * has ended the transaction already, and the ROLLBACK's warning is
+ * ignored). */
+static int finish_tx(void *state, int rc, const char *what, struct lv_error *err)
+{
+    if (rc == 0)
+        rc = command(state, "COMMIT", 0, NULL, what, NULL, err);
+    if (rc != 0)
+        PQclear(lv_store_postgres_query(state, "ROLLBACK", 0, NULL));
+    return rc;
+}
+
+/* One transaction, one INSERT per row: each RETURNING gives its row's id,
+ * where a single INSERT of many rows would return ids in no promised order.
+ * The loop stops at the first failure, so no statement runs on a
+ * connection reset part way (whose transaction the server rolled back). */
+static int pg_delivery_add_many(void *state, const struct lv_ap_delivery_new *rows, size_t n,
+                                int64_t now, int64_t *ids, struct lv_error *err)
+{
+    char t[NUM_SIZE];
+    int64_t dummy;
+    int rc = command(state, "BEGIN", 0, NULL, "queuing deliveries", NULL, err);
+    if (rc != 0)
+        return rc;
+    num(t, now);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = insert_delivery(state, &rows[i], t, ids ? &ids[i] : &dummy, err);
+    return finish_tx(state, rc, "queuing deliveries", err);
 }
 
 static int pg_delivery_due(void *state, int64_t now, int64_t limit, struct lv_ap_delivery_rec **out,
@@ -441,6 +483,22 @@ static int pg_delivery_delete(void *state, int64_t id, struct lv_error *err)
     int rc = command(state, "DELETE FROM ap_deliveries WHERE id = $1", 1, params,
                      "deleting a delivery", &changed, err);
     return rc == 0 && changed == 0 ? LV_ERR_NOT_FOUND : rc;
+}
+
+/* One statement, atomic by itself: the ids as one bigint[] parameter
+ * ("{1,2,3}"). */
+static int pg_delivery_delete_many(void *state, const int64_t *ids, size_t n, struct lv_error *err)
+{
+    struct lv_buf arr = LV_BUF_INIT;
+    lv_buf_addc(&arr, '{');
+    for (size_t i = 0; i < n; i++)
+        lv_buf_addf(&arr, "%s%lld", i ? "," : "", (long long)ids[i]);
+    lv_buf_addc(&arr, '}');
+    const char *params[] = {arr.data};
+    int rc = command(state, "DELETE FROM ap_deliveries WHERE id = ANY($1::bigint[])", 1, params,
+                     "deleting deliveries", NULL, err);
+    lv_buf_release(&arr);
+    return rc;
 }
 
 static int pg_delivery_list(void *state, int dstate, int64_t limit, int64_t offset,
@@ -519,10 +577,12 @@ const struct lv_store_ap_backend lv_store_postgres_ap_backend = {
     .inbox_count = pg_inbox_count,
     .inbox_prune = pg_inbox_prune,
     .delivery_add = pg_delivery_add,
+    .delivery_add_many = pg_delivery_add_many,
     .delivery_due = pg_delivery_due,
     .delivery_next = pg_delivery_next,
     .delivery_update = pg_delivery_update,
     .delivery_delete = pg_delivery_delete,
+    .delivery_delete_many = pg_delivery_delete_many,
     .delivery_list = pg_delivery_list,
     .delivery_count = pg_delivery_count,
     .object_put = pg_object_put,

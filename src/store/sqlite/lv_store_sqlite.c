@@ -3,7 +3,9 @@
  * Every statement is prepared with bound parameters; no SQL text is ever
  * built from a value. Statements are prepared per call: the operations here
  * (profiles, parameters, private data) are not hot paths, and this keeps the
- * connection free of cached state. A store is used by one thread at a time. */
+ * connection free of cached state (but for the ActivityPub tables' kept
+ * statements, which the delivery queue's rates call for: see
+ * lv_store_sqlite_ap.c). A store is used by one thread at a time. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -20,11 +22,17 @@
 
 struct sq {
     sqlite3 *db;
+    struct lv_store_sqlite_ap_stmts *ap_stmts; /* lv_store_sqlite_ap.c's, NULL until used */
 };
 
 sqlite3 *lv_store_sqlite_db(void *state)
 {
     return ((struct sq *)state)->db;
+}
+
+struct lv_store_sqlite_ap_stmts **lv_store_sqlite_ap_stmts(void *state)
+{
+    return &((struct sq *)state)->ap_stmts;
 }
 
 /* ---- statements ---------------------------------------------------------- */
@@ -257,7 +265,10 @@ static int migrate(struct sq *s, const struct lv_migration *migs, size_t n, stru
 static void sq_close(void *state)
 {
     struct sq *s = state;
-    sqlite3_close(s->db); /* every statement is finalized where it is used */
+    /* The AP statements are kept for the connection's life; every other
+     * one is finalized where it is used. */
+    lv_store_sqlite_ap_stmts_free(s->ap_stmts);
+    sqlite3_close(s->db);
     free(s);
 }
 
