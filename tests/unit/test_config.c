@@ -698,7 +698,7 @@ static void test_load_unknown_section_and_case(void **state)
                              "[libervia_web]\n"
                              "port = 8080\n"
                              "bogus = x\n"
-                             "[component ap-gateway]\n"
+                             "[component file-sharing]\n"
                              "whatever = 1\n"
                              "[xmpp]\n"
                              "IQ_TIMEOUT = 9\n"
