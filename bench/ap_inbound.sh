@@ -24,7 +24,10 @@
 # requests before the clock starts (on all cores), so the generator only
 # writes bytes during the timed phase. The slixmpp client counts the pubsub
 # notifications; their rate is counted from the load's start to the last
-# notification (so a backlog the gateway builds up is included).
+# notification (so a backlog the gateway builds up is included). Also shown:
+# the CPU seconds each process used during the timed phase (and the whole
+# machine's, to see other load), the round trip of an XMPP ping of the
+# gateway component sent during the load, and the backend's RSS at the end.
 #
 # Prints figures; asserts nothing. Needs root (apnet), nginx and
 # python3-slixmpp; uses the integration tests' fixed ports (Prosody
@@ -32,7 +35,7 @@
 # Usage: bench/ap_inbound.sh [COUNT=20000] [CONCURRENCY=64] [ACTORS=1000]
 # Env: LV_BUILD_DIR (default ./build), AP_BENCH_KEYS (default
 #      /tmp/lv-bench/ap_inbound_keys), AP_BENCH_LOG_LEVEL (backend, warning),
-#      AP_BENCH_KEEP=1 (leave everything running until Enter is pressed).
+#      AP_BENCH_KEEP=1 (leave everything running until DIR/keep is deleted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -57,7 +60,16 @@ keys=${AP_BENCH_KEYS:-/tmp/lv-bench/ap_inbound_keys}
 dir=$(LV_TEST_TMP=/tmp/lv-bench lv_tmpdir ap_inbound)
 say() { printf '%s\n' "$*"; }
 li() { "$LV_BUILD_DIR/li" "$@"; }
-jq_py() { $LV_PY -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(eval(sys.argv[1]))' "$1"; }
+jq_py() { # EXPR on the JSON document on stdin (or on its last line)
+    $LV_PY -c '
+import json, sys
+t = sys.stdin.read().strip()
+try:
+    d = json.loads(t)
+except ValueError:
+    d = json.loads(t.splitlines()[-1])
+print(eval(sys.argv[1]))' "$@"
+}
 cpu_of() { # PID: utime+stime in seconds
     awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
@@ -135,18 +147,25 @@ sleep 1
 
 say "== timed phase: $count signed Create(Note) from $actors actors, $conc in flight, to 127.0.0.1:$GW_PORT (no nginx)"
 cpu_b0=$(cpu_of "$backend_pid")
-cpu_p0=$(cpu_of "$prosody_pid")
-load=$("$AP_TOOL" load --url "http://127.0.0.1:$GW_PORT/_ap/shared_inbox" --host example.test \
+"$AP_TOOL" load --url "http://127.0.0.1:$GW_PORT/_ap/shared_inbox" --host example.test \
     --actor-base "https://$PEER" --actors "$actors" --keys "$keys" --count "$count" \
-    --concurrency "$conc" --tag bench 2>"$dir/load.err")
-printf '%s\n' "$load" >"$dir/load.json"
-cpu_b1=$(cpu_of "$backend_pid")
+    --concurrency "$conc" --tag bench --watch "$backend_pid,$prosody_pid,$client_pid" \
+    >"$dir/load.json" 2>"$dir/load.err" &
+load_pid=$!
+# Is the backend's XMPP side still responsive under the load? One XEP-0199 ping
+# of the gateway component by another user, 2 s into the timed phase.
+LV_WAIT=300 LV_WAIT_INTERVAL=0.2 wait_for grep -q precomputed "$dir/load.err" || true
+sleep 2
+ping_during=$($LV_XMPP_CLIENT --jid pierre@example.test --password pierre-pw --port 5422 \
+    --ca "$dir/prosody/certs/ca.crt" --timeout 600 ping gw.example.test 2>&1 || true)
+kill -0 $load_pid 2>/dev/null && ping_when="during the load" || ping_when="after the load had ended"
+wait $load_pid || true
+load=$(cat "$dir/load.json")
 touch "$dir/load.done"
 LV_WAIT=600 LV_WAIT_INTERVAL=0.5 wait_for drained || say "  (inbox still has $(inbox_pending) pending activities)"
 pending_after=$(inbox_pending)
 wait $client_pid || true
 cpu_b2=$(cpu_of "$backend_pid")
-cpu_p1=$(cpu_of "$prosody_pid")
 listen=$(grep '"phase": "listen"' "$dir/client.out" || echo '{"tagged": 0, "last": null, "cpu_s": 0}')
 status=$(li ap status -p ap -O json)
 
@@ -168,10 +187,12 @@ if n and last:
 else:
     print(f"  XMPP: {n}/{count} notifications received by the subscribed client")
 EOF
-say "  CPU seconds during the timed phase: backend $(awk -v a="$cpu_b0" -v b="$cpu_b1" 'BEGIN{printf "%.1f", b-a}') (until the last 202), $(awk -v a="$cpu_b0" -v b="$cpu_b2" 'BEGIN{printf "%.1f", b-a}') (until drained); prosody $(awk -v a="$cpu_p0" -v b="$cpu_p1" 'BEGIN{printf "%.1f", b-a}')'; slixmpp client $(jq_py '"%.1f" % d["cpu_s"]' <<<"$listen") (from its first notification)"
+say "  CPU seconds during the timed phase ($(jq_py '"%.1f s x %s cores = %.1f" % (d["elapsed_s"], sys.argv[2], d["elapsed_s"] * int(sys.argv[2]))' "$(nproc)" <<<"$load")): $(jq_py '"backend %.1f, prosody %.1f, slixmpp client %.1f, ap_tool %.1f; whole machine %.1f (the rest: other processes)" % (d["cpu_s"][sys.argv[2]], d["cpu_s"][sys.argv[3]], d["cpu_s"][sys.argv[4]], d["client_cpu_s"], d["machine_cpu_s"])' "$backend_pid" "$prosody_pid" "$client_pid" <<<"$load"); backend until drained: $(awk -v a="$cpu_b0" -v b="$cpu_b2" 'BEGIN{printf "%.1f", b-a}')"
+say "  XMPP ping of the gateway component sent 2 s into the timed phase: $ping_during (answered $ping_when)"
 say "  gateway inbox: $(jq_py '"%d done, %d failed, %d pending" % (d["inbox"]["done"], d["inbox"]["failed"], d["inbox"]["pending"])' <<<"$status") (pending when the drain wait ended: $pending_after)"
 say "== backend at the end: RSS $(awk '/^VmRSS/ {print $2, $3}' "/proc/$backend_pid/status"), peak $(awk '/^VmHWM/ {print $2, $3}' "/proc/$backend_pid/status"); $(jq_py '"actors known: %d in memory, %d stored; following %d" % (d["actors"]["in_memory"], d["actors"]["stored"], d["following"])' <<<"$status")"
 if [[ ${AP_BENCH_KEEP:-0} == 1 ]]; then
-    say "(AP_BENCH_KEEP=1: everything runs in $dir; press Enter to stop)"
-    read -r _
+    : >"$dir/keep"
+    say "(AP_BENCH_KEEP=1: everything runs in $dir until $dir/keep is deleted)"
+    while [[ -e $dir/keep ]]; do sleep 1; done
 fi

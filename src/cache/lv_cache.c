@@ -46,8 +46,9 @@ struct lv_cache {
     struct job *jobs;
     struct online *online;
     uv_timer_t retry;
-    uv_idle_t trim;   /* active while the cache is over its bound */
-    int open_handles; /* retry and trim, until lv_cache_free closes them */
+    uv_idle_t trim;      /* active while the cache is over its bound */
+    unsigned trim_batch; /* items the next trim step deletes at most */
+    int open_handles;    /* retry and trim, until lv_cache_free closes them */
 };
 
 static double now_s(void)
@@ -140,6 +141,19 @@ void lv_cache_item_analyse(const char *analyser, const char *service, const char
 
 /* ---- the bound ---- */
 
+/* The next batch, from how long a full one of batch items took: as many
+ * items as fit in LV_CACHE_TRIM_STEP_MS at that pace, growing at most
+ * twofold per step (one quick step may be luck). */
+static unsigned next_batch(unsigned batch, uint64_t ns)
+{
+    double fit = (double)batch * LV_CACHE_TRIM_STEP_MS * 1e6 / (ns ? (double)ns : 1);
+    if (fit > 2.0 * batch)
+        fit = 2.0 * batch;
+    if (fit > LV_CACHE_TRIM_BATCH)
+        fit = LV_CACHE_TRIM_BATCH;
+    return fit < 10 ? 10 : (unsigned)fit;
+}
+
 /* One bounded step per turn of the loop: I/O is served between steps. */
 static void on_trim(uv_idle_t *h)
 {
@@ -147,8 +161,11 @@ static void on_trim(uv_idle_t *h)
     size_t deleted = 0;
     int64_t excess = 0;
     struct lv_error err;
-    if (lv_store_cache_trim(c->st, c->cfg.max_items, LV_CACHE_TRIM_BATCH, &deleted, &excess,
-                            &err) != 0) {
+    uint64_t t0 = uv_hrtime();
+    int rc = lv_store_cache_trim(c->st, c->cfg.max_items, c->trim_batch, &deleted, &excess, &err);
+    if (rc == 0 && deleted == c->trim_batch)
+        c->trim_batch = next_batch(c->trim_batch, uv_hrtime() - t0);
+    if (rc != 0) {
         /* The next write tries again. */
         lv_warn(AREA, "cannot trim the cache to %u items: %s", c->cfg.max_items, err.msg);
         excess = 0;
@@ -594,6 +611,7 @@ struct lv_cache *lv_cache_new(uv_loop_t *loop, struct lv_store *st,
         c->cfg.page = 100;
     if (!c->cfg.sync_max)
         c->cfg.sync_max = 5000;
+    c->trim_batch = LV_CACHE_TRIM_BATCH_FIRST;
     uv_timer_init(loop, &c->retry);
     c->retry.data = c;
     uv_timer_start(&c->retry, on_retry_timer, RETRY_CHECK_MS, RETRY_CHECK_MS);

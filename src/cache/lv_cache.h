@@ -13,7 +13,10 @@
  *
  * The cache is bounded: when it holds more than max_items items (all nodes,
  * all profiles), the oldest of them (by date) are deleted, a bounded batch
- * per turn of the loop, until it is back within the bound. A node that lost
+ * per turn of the loop, until it is back within the bound. A deletion costs
+ * some 20-100 us per item (text index, tags, large values stored apart), so
+ * the batch is sized from the time the previous steps took, for steps of
+ * about LV_CACHE_TRIM_STEP_MS. A node that lost
  * items this way stays complete but trimmed: the cache holds every item of
  * it dated after its trimmed_upto, not the older ones. Reads of a trimmed
  * node are answered from the cache only when the answer lies entirely among
@@ -44,10 +47,12 @@ struct lv_cache_config {
     unsigned max_items;     /* the bound of the whole cache; 0: none */
 };
 
-/* Most items deleted per turn of the loop when the cache is over its bound:
- * some 10-20 ms of work on either backend (the text index is updated for
- * each item), short enough not to stall the loop. */
+/* Items deleted per turn of the loop when the cache is over its bound: the
+ * first step's, and the most any step deletes. Between the two, the batch
+ * follows the measured cost, aiming at steps of LV_CACHE_TRIM_STEP_MS. */
+#define LV_CACHE_TRIM_BATCH_FIRST 100
 #define LV_CACHE_TRIM_BATCH 1000
+#define LV_CACHE_TRIM_STEP_MS 10
 
 struct lv_cache;
 

@@ -76,7 +76,7 @@ send() { # ap_tool send ARGS... (actor u0 by default; --actor later wins)
 }
 # stored: "pending+done+failed accepted refused" from li ap status
 stored() {
-    li ap status -O json | json_get '"%d %d %d" % (d["inbox"]["pending"] + d["inbox"]["done"] + d["inbox"]["failed"], d["inbox"]["accepted"], d["inbox"]["refused"])'
+    li ap status -p ap -O json | json_get '"%d %d %d" % (d["inbox"]["pending"] + d["inbox"]["done"] + d["inbox"]["failed"], d["inbox"]["accepted"], d["inbox"]["refused"])'
 }
 # expect CODE REASON_REGEX LABEL -- SEND ARGS...: status and reason, nothing stored
 expect() {
@@ -91,7 +91,9 @@ expect() {
     [[ $got == "$code" ]] || fail "$label: HTTP $got, want $code: $body"
     grep -qiE -- "$reason" <<<"$body" || fail "$label: reason \"$body\" does not match /$reason/"
     after=$(stored)
-    local b=($before) a=($after)
+    local b a
+    read -ra b <<<"$before"
+    read -ra a <<<"$after"
     [[ ${a[0]} == "${b[0]}" && ${a[1]} == "${b[1]}" ]] ||
         fail "$label: something was stored (inbox rows/accepted before: ${b[*]:0:2}, after: ${a[*]:0:2})"
     # (413 comes from the HTTP layer, before the inbox: not in its counter)
@@ -154,31 +156,31 @@ expect 422 'type "Bogus" is not supported' "unknown activity type, signed" -- --
 
 # ---- a valid Follow, then its replay ----
 [[ $(accepts) == 0 ]] || fail "Accepts before any Follow: $(serve_stats)"
-before=($(stored))
+read -ra before <<<"$(stored)"
 fid="$EVIL/users/u2/activities/follow-$RANDOM$RANDOM"
 out=$(send --url "$INBOX" --actor 2 --type Follow --object "$ACTOR" --repeat-id "$fid")
 [[ ${out%%$'\n'*} == 202 ]] || fail "valid Follow: $out"
 accepted_once() { [[ $(accepts) == 1 ]]; }
-LV_WAIT=20 wait_for accepted_once || fail "no Accept at ap_tool: $(serve_stats); queue: $(li ap queue)"
+LV_WAIT=20 wait_for accepted_once || fail "no Accept at ap_tool: $(serve_stats); queue: $(li ap queue -p ap)"
 serve_stats | json_get '[r for r in d["recent"] if r["type"] == "Accept"][0]' >"$dir/accept.txt"
 acc=$(cat "$dir/accept.txt")
 grep -qF "'object': '$fid'" <<<"$acc" && grep -qF "'object_type': 'Follow'" <<<"$acc" &&
     grep -qF "'actor': '$ACTOR'" <<<"$acc" && grep -qF "'signed': True" <<<"$acc" &&
     grep -qF "'digest_ok': True" <<<"$acc" && grep -qF "'path': '/users/u2/inbox'" <<<"$acc" ||
     fail "the Accept: $acc"
-after=($(stored))
+read -ra after <<<"$(stored)"
 ((after[0] == before[0] + 1 && after[1] == before[1] + 1)) || fail "Follow stored: ${before[*]} -> ${after[*]}"
-[[ $(li ap status -O json | json_get 'd["followers"]') == 1 ]] || fail "followers: $(li ap status)"
+[[ $(li ap status -p ap -O json | json_get 'd["followers"]') == 1 ]] || fail "followers: $(li ap status -p ap)"
 pass "valid signed Follow -> 202, stored once, signed Accept (embedding the Follow) at u2's inbox"
 
 out=$(send --url "$INBOX" --actor 2 --type Follow --object "$ACTOR" --repeat-id "$fid")
 [[ ${out%%$'\n'*} == 202 ]] || fail "replayed Follow: $out"
 grep -q "already received" <<<"$out" || fail "replayed Follow, reason: $out"
 sleep 3
-idle() { li ap status -O json | json_get 'd["deliveries"]["pending"] == 0 and d["deliveries"]["in_flight"] == 0' | grep -q True; }
-wait_for idle || fail "deliveries still pending: $(li ap queue)"
+idle() { li ap status -p ap -O json | json_get 'd["deliveries"]["pending"] == 0 and d["deliveries"]["in_flight"] == 0' | grep -q True; }
+wait_for idle || fail "deliveries still pending: $(li ap queue -p ap)"
 [[ $(accepts) == 1 ]] || fail "a second Accept for a replayed Follow: $(serve_stats)"
-again=($(stored))
+read -ra again <<<"$(stored)"
 ((again[0] == after[0] && again[1] == after[1])) || fail "replay stored: ${after[*]} -> ${again[*]}"
 pass "same activity id again -> 202 \"already received\", not stored, no second Accept"
 
@@ -194,7 +196,7 @@ pass "WebFinger of a nonexistent account -> 404 ($(head -c 80 "$dir/wf.txt"))"
 
 # ---- the daemon survived ----
 lvb status >/dev/null || fail "backend status fails"
-li ap status -O json | json_get 'd["online"]' | grep -q True || fail "gateway offline: $(li ap status)"
+li ap status -p ap -O json | json_get 'd["online"]' | grep -q True || fail "gateway offline: $(li ap status -p ap)"
 if grep -nE "AddressSanitizer|LeakSanitizer|runtime error:|SIGSEGV|Segmentation fault|Assertion .* failed|double free|stack smashing|core dumped" "$(lv_log)" >&2; then
     fail "crash or sanitizer report in $(lv_log)"
 fi

@@ -43,11 +43,12 @@
  *
  *   ap_tool load --url http://IP:PORT/PATH --host HOST --actor-base https://NAME
  *                --actors N --keys DIR --count C --concurrency K
- *                [--threads T] [--tag TAG]
+ *                [--threads T] [--tag TAG] [--watch PID,PID...] [--close]
  *       C signed Create(Note) activities from the N actors round-robin, each
  *       with a unique id (".../activities/TAG-RUN-I", Note
  *       ".../notes/TAG-RUN-I", RUN random per invocation), K requests in
- *       flight on K keep-alive connections. All C requests are signed and
+ *       flight on K keep-alive connections (--close: a new connection for
+ *       each request). All C requests are signed and
  *       serialised BEFORE the timed phase, on T threads (default: online
  *       CPUs), so that signing (about 1 ms of CPU per RSA-2048 signature)
  *       neither limits the rate nor takes CPU from the server while it is
@@ -55,11 +56,15 @@
  *       on libuv, no TLS: point it at the gateway's own port). Prints the
  *       figures as JSON on the last line of stdout: accepted (202) per
  *       second, requests per second, p50/p90/p99/max latency in ms, the
- *       status histogram, transport errors, and how signing was done. */
+ *       status histogram, transport errors, requests not sent, how signing
+ *       was done, start_epoch, and the CPU seconds used during the timed
+ *       phase by ap_tool, the whole machine and each --watch PID. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -103,8 +108,7 @@ struct opts {
     const char *ca;
     const char *url;
     const char *actor_base;
-    unsigned actor, signer;
-    bool has_signer;
+    unsigned actor, signer; /* signer: UINT_MAX = the actor */
     const char *type;
     const char *object;
     const char *body_file;
@@ -114,6 +118,8 @@ struct opts {
     const char *content;
     unsigned count, concurrency, threads;
     const char *tag;
+    const char *watch; /* load: PIDs whose CPU time is reported */
+    bool close;        /* load: one connection per request */
 };
 
 static void usage(FILE *f)
@@ -127,7 +133,7 @@ static void usage(FILE *f)
           "                [--signer K2] [--repeat-id ID] [--content TEXT] [--ca FILE]\n"
           "  ap_tool load  --url http://IP:PORT/PATH --host HOST --actor-base https://NAME\n"
           "                --actors N --keys DIR --count C --concurrency K\n"
-          "                [--threads T] [--tag TAG]\n",
+          "                [--threads T] [--tag TAG] [--watch PID,PID...] [--close]\n",
           f);
 }
 
@@ -142,89 +148,100 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
     return true;
 }
 
+/* The command-line options, as a table: each one sets a field of struct
+ * opts. */
+enum opt_kind { K_STR, K_FLAG, K_UINT, K_LONG };
+
+struct opt_def {
+    const char *name;
+    enum opt_kind kind;
+    size_t off;
+    unsigned max; /* K_UINT */
+    bool nonzero; /* K_UINT: 0 is refused */
+};
+
+#define OPT(name, kind, field, max, nonzero)                                                       \
+    {                                                                                              \
+        name, kind, offsetof(struct opts, field), max, nonzero                                     \
+    }
+
+static const struct opt_def opt_defs[] = {
+    OPT("port", K_UINT, port, 65535, false),
+    OPT("host", K_STR, host, 0, false),
+    OPT("actors", K_UINT, actors, ACTORS_MAX, true),
+    OPT("keys", K_STR, keys, 0, false),
+    OPT("ca", K_STR, ca, 0, false),
+    OPT("url", K_STR, url, 0, false),
+    OPT("actor-base", K_STR, actor_base, 0, false),
+    OPT("actor", K_UINT, actor, ACTORS_MAX, false),
+    OPT("signer", K_UINT, signer, ACTORS_MAX, false),
+    OPT("type", K_STR, type, 0, false),
+    OPT("object", K_STR, object, 0, false),
+    OPT("body-file", K_STR, body_file, 0, false),
+    OPT("no-sign", K_FLAG, no_sign, 0, false),
+    OPT("bad-signature", K_FLAG, bad_signature, 0, false),
+    OPT("bad-digest", K_FLAG, bad_digest, 0, false),
+    OPT("date-offset", K_LONG, date_offset, 0, false),
+    OPT("repeat-id", K_STR, repeat_id, 0, false),
+    OPT("content", K_STR, content, 0, false),
+    OPT("count", K_UINT, count, 10000000, true),
+    OPT("concurrency", K_UINT, concurrency, 4096, true),
+    OPT("threads", K_UINT, threads, 256, false),
+    OPT("tag", K_STR, tag, 0, false),
+    OPT("watch", K_STR, watch, 0, false),
+    OPT("close", K_FLAG, close, 0, false),
+};
+
+static bool set_opt(const struct opt_def *d, const char *arg, struct opts *o)
+{
+    char *field = (char *)o + d->off;
+    char *end;
+    switch (d->kind) {
+    case K_STR:
+        *(const char **)(void *)field = arg;
+        return true;
+    case K_FLAG:
+        *(bool *)(void *)field = true;
+        return true;
+    case K_UINT:
+        return parse_uint(arg, d->max, (unsigned *)(void *)field) &&
+               (!d->nonzero || *(unsigned *)(void *)field);
+    case K_LONG:
+        errno = 0;
+        *(long *)(void *)field = strtol(arg, &end, 10);
+        return !errno && *arg && !*end;
+    }
+    return false;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    enum {
-        O_PORT = 256, O_HOST, O_ACTORS, O_KEYS, O_CA, O_URL, O_ACTOR_BASE, O_ACTOR, O_SIGNER,
-        O_TYPE, O_OBJECT, O_BODY_FILE, O_NO_SIGN, O_BAD_SIG, O_BAD_DIGEST, O_DATE_OFFSET,
-        O_REPEAT_ID, O_CONTENT, O_COUNT, O_CONCURRENCY, O_THREADS, O_TAG, O_HELP
-    };
-    static const struct option longs[] = {
-        {"port", required_argument, NULL, O_PORT},
-        {"host", required_argument, NULL, O_HOST},
-        {"actors", required_argument, NULL, O_ACTORS},
-        {"keys", required_argument, NULL, O_KEYS},
-        {"ca", required_argument, NULL, O_CA},
-        {"url", required_argument, NULL, O_URL},
-        {"actor-base", required_argument, NULL, O_ACTOR_BASE},
-        {"actor", required_argument, NULL, O_ACTOR},
-        {"signer", required_argument, NULL, O_SIGNER},
-        {"type", required_argument, NULL, O_TYPE},
-        {"object", required_argument, NULL, O_OBJECT},
-        {"body-file", required_argument, NULL, O_BODY_FILE},
-        {"no-sign", no_argument, NULL, O_NO_SIGN},
-        {"bad-signature", no_argument, NULL, O_BAD_SIG},
-        {"bad-digest", no_argument, NULL, O_BAD_DIGEST},
-        {"date-offset", required_argument, NULL, O_DATE_OFFSET},
-        {"repeat-id", required_argument, NULL, O_REPEAT_ID},
-        {"content", required_argument, NULL, O_CONTENT},
-        {"count", required_argument, NULL, O_COUNT},
-        {"concurrency", required_argument, NULL, O_CONCURRENCY},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"tag", required_argument, NULL, O_TAG},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
+    enum { N = LV_ARRAY_LEN(opt_defs), HELP = 256 + N };
+    struct option longs[N + 2];
+    for (size_t i = 0; i < N; i++)
+        longs[i] = (struct option){opt_defs[i].name,
+                                   opt_defs[i].kind == K_FLAG ? no_argument : required_argument,
+                                   NULL, 256 + (int)i};
+    longs[N] = (struct option){"help", no_argument, NULL, HELP};
+    longs[N + 1] = (struct option){NULL, 0, NULL, 0};
     if (argc < 2)
         return -1;
     o->cmd = argv[1];
     o->type = "Create";
     o->tag = "load";
     o->concurrency = 16;
+    o->signer = UINT_MAX; /* none: the actor signs */
     optind = 2;
     int c;
     bool ok = true;
     while (ok && (c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case O_PORT: ok = parse_uint(optarg, 65535, &o->port); break;
-        case O_HOST: o->host = optarg; break;
-        case O_ACTORS: ok = parse_uint(optarg, ACTORS_MAX, &o->actors) && o->actors; break;
-        case O_KEYS: o->keys = optarg; break;
-        case O_CA: o->ca = optarg; break;
-        case O_URL: o->url = optarg; break;
-        case O_ACTOR_BASE: o->actor_base = optarg; break;
-        case O_ACTOR: ok = parse_uint(optarg, ACTORS_MAX, &o->actor); break;
-        case O_SIGNER:
-            ok = parse_uint(optarg, ACTORS_MAX, &o->signer);
-            o->has_signer = true;
-            break;
-        case O_TYPE: o->type = optarg; break;
-        case O_OBJECT: o->object = optarg; break;
-        case O_BODY_FILE: o->body_file = optarg; break;
-        case O_NO_SIGN: o->no_sign = true; break;
-        case O_BAD_SIG: o->bad_signature = true; break;
-        case O_BAD_DIGEST: o->bad_digest = true; break;
-        case O_DATE_OFFSET:
-            errno = 0;
-            o->date_offset = strtol(optarg, &end, 10);
-            ok = !errno && *optarg && !*end;
-            break;
-        case O_REPEAT_ID: o->repeat_id = optarg; break;
-        case O_CONTENT: o->content = optarg; break;
-        case O_COUNT: ok = parse_uint(optarg, 10000000, &o->count) && o->count; break;
-        case O_CONCURRENCY:
-            ok = parse_uint(optarg, 4096, &o->concurrency) && o->concurrency;
-            break;
-        case O_THREADS: ok = parse_uint(optarg, 256, &o->threads); break;
-        case O_TAG: o->tag = optarg; break;
-        case O_HELP: usage(stdout); exit(0);
-        default: ok = false;
+        if (c == HELP) {
+            usage(stdout);
+            exit(0);
         }
+        ok = c >= 256 && c < HELP && set_opt(&opt_defs[c - 256], optarg, o);
     }
-    if (!ok || optind != argc)
-        return -1;
-    return 0;
+    return ok && optind == argc ? 0 : -1;
 }
 
 /* ---- small helpers ---- */
@@ -243,6 +260,41 @@ static double cpu_s(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds (user + system) of process pid, or -1 (Linux /proc). */
+static double proc_cpu_s(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    /* after "(comm) ": state is field 3; utime and stime are fields 14, 15 */
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU seconds used by the whole machine (all cores) since boot. */
+static double machine_cpu_s(void)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8)
+        return -1;
+    /* user nice system (idle iowait) irq softirq steal */
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double epoch_s(void)
@@ -333,8 +385,7 @@ static char *key_path(const char *dir, unsigned k)
 
 static int write_key(const char *path, const char *pem)
 {
-    char *tmp = lv_xasprintf("%s.tmp.%ld.%lu", path, (long)getpid(),
-                             (unsigned long)pthread_self());
+    char *tmp = lv_xasprintf("%s.tmp.%ld.%lu", path, (long)getpid(), (unsigned long)pthread_self());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     size_t len = strlen(pem);
     bool ok = fd >= 0 && write(fd, pem, len) == (ssize_t)len;
@@ -426,8 +477,8 @@ static EVP_PKEY **keys_load_all(const char *dir, unsigned n, unsigned threads)
         free(ks.keys);
         return NULL;
     }
-    fprintf(stderr, "ap_tool: %u keys ready in %s (%.1f s, %u threads)\n", n, dir,
-            mono_s() - t0, threads);
+    fprintf(stderr, "ap_tool: %u keys ready in %s (%.1f s, %u threads)\n", n, dir, mono_s() - t0,
+            threads);
     return ks.keys;
 }
 
@@ -502,8 +553,8 @@ static json_t *make_activity(const char *actor, const char *id, const char *type
 {
     char now[32];
     lv_ap_format_time((int64_t)time(NULL), now);
-    json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "@context", LV_AP_NS_AS, "id", id, "type",
-                          type, "actor", actor);
+    json_t *a = json_pack("{s:s, s:s, s:s, s:s}", "@context", LV_AP_NS_AS, "id", id, "type", type,
+                          "actor", actor);
     bool note = strcmp(type, "Create") == 0 || strcmp(type, "Update") == 0;
     if (note) {
         char rnd[17];
@@ -585,11 +636,11 @@ static char *actor_doc(const struct srv *s, unsigned k)
     char *name = lv_xasprintf("Test actor %u", k);
     json_t *d = json_pack("{s:[s, s], s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, "
                           "s:{s:s, s:s, s:s}}",
-                          "@context", LV_AP_NS_AS, LV_AP_NS_SECURITY, "id", actor, "type",
-                          "Person", "preferredUsername", user, "name", name, "url", actor,
-                          "inbox", inbox, "outbox", outbox, "followers", followers, "following",
-                          following, "manuallyApprovesFollowers", 0, "publicKey", "id", key_id,
-                          "owner", actor, "publicKeyPem", pem ? pem : "");
+                          "@context", LV_AP_NS_AS, LV_AP_NS_SECURITY, "id", actor, "type", "Person",
+                          "preferredUsername", user, "name", name, "url", actor, "inbox", inbox,
+                          "outbox", outbox, "followers", followers, "following", following,
+                          "manuallyApprovesFollowers", 0, "publicKey", "id", key_id, "owner", actor,
+                          "publicKeyPem", pem ? pem : "");
     char *out = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     free(name);
@@ -626,8 +677,8 @@ static void h_webfinger(struct lv_http_req *req, void *ud)
     }
     char *actor = actor_url(s->base, (unsigned)k);
     char *subject = lv_xasprintf("acct:u%ld@%s", k, s->name);
-    json_t *d = json_pack("{s:s, s:[s], s:[{s:s, s:s, s:s}]}", "subject", subject, "aliases",
-                          actor, "links", "rel", "self", "type", CT_AP, "href", actor);
+    json_t *d = json_pack("{s:s, s:[s], s:[{s:s, s:s, s:s}]}", "subject", subject, "aliases", actor,
+                          "links", "rel", "self", "type", CT_AP, "href", actor);
     lv_http_reply_json(req, 200, LV_HTTP_CT_JRD, d);
     json_decref(d);
     free(subject);
@@ -651,8 +702,8 @@ static void h_collection(struct lv_http_req *req, void *ud)
     struct srv *s = ud;
     long k = actor_index(s, lv_http_req_seg(req, 1));
     const char *what = lv_http_req_seg(req, 2);
-    if (k < 0 || (strcmp(what, "outbox") && strcmp(what, "followers") &&
-                  strcmp(what, "following"))) {
+    if (k < 0 ||
+        (strcmp(what, "outbox") && strcmp(what, "followers") && strcmp(what, "following"))) {
         lv_http_reply_error(req, 404, "nothing here");
         return;
     }
@@ -680,7 +731,8 @@ static void accept_job_free(struct accept_job *j)
     free(j);
 }
 
-static void accept_failed(struct srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void accept_failed(struct srv *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void accept_failed(struct srv *s, const char *fmt, ...)
 {
@@ -732,7 +784,7 @@ static void send_accept(struct accept_job *j, const char *inbox)
                  : lv_error_set(&err, LV_ERR_INVAL, "bad inbox URL %.200s", inbox);
     if (rc == 0) {
         const struct lv_http_header hdrs[] = {
-            {"Content-Type", CT_AP}, {"Date", h.date}, {"Digest", h.digest},
+            {"Content-Type", CT_AP},    {"Date", h.date},  {"Digest", h.digest},
             {"Signature", h.signature}, {"Accept", "*/*"},
         };
         const struct lv_http_request r = {
@@ -784,8 +836,7 @@ static void follow_received(struct srv *s, json_t *act)
     const char *follower = lv_ap_ref_id(json_object_get(act, "actor"));
     size_t blen = strlen(s->base);
     long k = -1;
-    if (object && strncmp(object, s->base, blen) == 0 &&
-        strncmp(object + blen, "/users/", 7) == 0)
+    if (object && strncmp(object, s->base, blen) == 0 && strncmp(object + blen, "/users/", 7) == 0)
         k = actor_index(s, object + blen + 7);
     if (k < 0 || !follower) {
         s->follows_unknown++;
@@ -820,13 +871,13 @@ static void record(struct srv *s, json_t *act, const char *path, bool signed_, b
     json_object_set_new(s->types, type,
                         json_integer(json_integer_value(json_object_get(s->types, type)) + 1));
     json_t *obj = json_object_get(act, "object");
-    json_t *sum = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:b, s:b}", "type", type,
-                            "id", json_string_value(json_object_get(act, "id")), "actor",
-                            lv_ap_ref_id(json_object_get(act, "actor")), "object",
-                            lv_ap_ref_id(obj), "object_type",
-                            json_string_value(json_object_get(obj, "type")), "object_actor",
-                            lv_ap_ref_id(json_object_get(obj, "actor")), "path", path, "signed",
-                            signed_, "digest_ok", digest_ok);
+    json_t *sum =
+        json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:b, s:b}", "type", type, "id",
+                  json_string_value(json_object_get(act, "id")), "actor",
+                  lv_ap_ref_id(json_object_get(act, "actor")), "object", lv_ap_ref_id(obj),
+                  "object_type", json_string_value(json_object_get(obj, "type")), "object_actor",
+                  lv_ap_ref_id(json_object_get(obj, "actor")), "path", path, "signed", signed_,
+                  "digest_ok", digest_ok);
     json_array_append_new(s->recent, sum);
     if (json_array_size(s->recent) > RECENT_MAX)
         json_array_remove(s->recent, 0);
@@ -869,15 +920,13 @@ static void h_inbox(struct lv_http_req *req, void *ud)
 static void h_stats(struct lv_http_req *req, void *ud)
 {
     struct srv *s = ud;
-    json_t *d = json_pack("{s:I, s:O, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:O}", "total",
-                          (json_int_t)s->total, "types", s->types, "invalid",
-                          (json_int_t)s->invalid, "unsigned", (json_int_t)s->unsigned_posts,
-                          "bad_digest", (json_int_t)s->bad_digest, "accepts_sent",
-                          (json_int_t)s->accepts_sent, "accepts_failed",
-                          (json_int_t)s->accepts_failed, "accepts_pending",
-                          (json_int_t)s->accepts_pending, "follows_unknown",
-                          (json_int_t)s->follows_unknown, "last_error", s->last_error, "recent",
-                          s->recent);
+    json_t *d = json_pack(
+        "{s:I, s:O, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:O}", "total", (json_int_t)s->total,
+        "types", s->types, "invalid", (json_int_t)s->invalid, "unsigned",
+        (json_int_t)s->unsigned_posts, "bad_digest", (json_int_t)s->bad_digest, "accepts_sent",
+        (json_int_t)s->accepts_sent, "accepts_failed", (json_int_t)s->accepts_failed,
+        "accepts_pending", (json_int_t)s->accepts_pending, "follows_unknown",
+        (json_int_t)s->follows_unknown, "last_error", s->last_error, "recent", s->recent);
     lv_http_reply_json(req, 200, LV_HTTP_CT_JSON, d);
     json_decref(d);
 }
@@ -942,7 +991,11 @@ static int cmd_serve(const struct opts *o)
     const struct lv_http_route routes[] = {
         {"GET", "/.well-known/webfinger", h_webfinger, 0},
         {"GET", "/users/*", h_actor, 0},
-        {"GET", "/users/*/*", h_collection, 0},
+        /* (no overlapping patterns: lv_http leaks its Allow buffer when a
+         * route matches after one of another method matched the path) */
+        {"GET", "/users/*/outbox", h_collection, 0},
+        {"GET", "/users/*/followers", h_collection, 0},
+        {"GET", "/users/*/following", h_collection, 0},
         {"POST", "/users/*/inbox", h_inbox, 0},
         {"POST", "/inbox", h_inbox, 0},
         {"GET", "/stats", h_stats, 0},
@@ -1021,8 +1074,7 @@ static char *send_body(const struct opts *o, size_t *len, char **id)
     char *actor = actor_url(o->actor_base, o->actor);
     char rnd[33];
     rand_hex(rnd, 16);
-    *id = o->repeat_id ? lv_xstrdup(o->repeat_id)
-                       : lv_xasprintf("%s/activities/%s", actor, rnd);
+    *id = o->repeat_id ? lv_xstrdup(o->repeat_id) : lv_xasprintf("%s/activities/%s", actor, rnd);
     json_t *a = make_activity(actor, *id, o->type, o->object, o->content);
     char *b = json_dumps(a, JSON_COMPACT);
     json_decref(a);
@@ -1075,8 +1127,7 @@ static char *raw_request(const char *target, const char *host, const struct lv_h
     for (size_t i = 0; i < nh; i++)
         if (strcasecmp(hdrs[i].name, "Host") != 0)
             lv_buf_addf(&b, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
-    lv_buf_addf(&b, "Content-Length: %zu\r\nConnection: close\r\nUser-Agent: ap_tool\r\n\r\n",
-                len);
+    lv_buf_addf(&b, "Content-Length: %zu\r\nConnection: close\r\nUser-Agent: ap_tool\r\n\r\n", len);
     lv_buf_add(&b, body, len);
     *out_len = b.len;
     return lv_buf_detach(&b);
@@ -1093,7 +1144,7 @@ static int cmd_send(const struct opts *o)
         return -1;
     }
     const char *host = o->host ? o->host : authority;
-    unsigned signer = o->has_signer ? o->signer : o->actor;
+    unsigned signer = o->signer != UINT_MAX ? o->signer : o->actor;
     EVP_PKEY *key = NULL;
     struct lv_error err = {0};
     if (!o->no_sign) {
@@ -1116,8 +1167,8 @@ static int cmd_send(const struct opts *o)
     /* --bad-digest: the Digest of other bytes, signed as if right */
     char *other = o->bad_digest ? lv_xasprintf("%.*s ", (int)len, body) : NULL;
     struct post_headers h;
-    if (sign_post(target, host, body, len, time(NULL) + o->date_offset, other,
-                  other ? len + 1 : 0, key_id, key, &h, &err) != 0) {
+    if (sign_post(target, host, body, len, time(NULL) + o->date_offset, other, other ? len + 1 : 0,
+                  key_id, key, &h, &err) != 0) {
         fprintf(stderr, "ap_tool send: signing: %s\n", err.msg);
         return 1;
     }
@@ -1194,7 +1245,8 @@ static void *prep_worker(void *arg)
         char *body = lv_xasprintf(
             "{\"@context\":\"%s\",\"id\":\"%s/users/u%u/activities/%s-%s-%u\",\"type\":\"Create\","
             "\"actor\":\"%s/users/u%u\",\"published\":\"%s\",\"to\":[\"%s\"],"
-            "\"cc\":[\"%s/users/u%u/followers\"],\"object\":{\"id\":\"%s/users/u%u/notes/%s-%s-%u\","
+            "\"cc\":[\"%s/users/u%u/followers\"],\"object\":{\"id\":\"%s/users/u%u/notes/"
+            "%s-%s-%u\","
             "\"type\":\"Note\",\"attributedTo\":\"%s/users/u%u\",\"content\":\"<p>Load test note "
             "%u from u%u: <b>hello</b> fediverse.</p>\",\"published\":\"%s\",\"to\":[\"%s\"],"
             "\"cc\":[\"%s/users/u%u/followers\"]}}",
@@ -1211,9 +1263,9 @@ static void *prep_worker(void *arg)
         } else {
             char *data = lv_xasprintf("POST %s HTTP/1.1\r\nHost: %s\r\nDate: %s\r\nDigest: %s\r\n"
                                       "Content-Type: %s\r\nSignature: %s\r\n"
-                                      "Content-Length: %zu\r\nUser-Agent: ap_tool\r\n\r\n%s",
-                                      j->target, o->host, h.date, h.digest, CT_AP, h.signature,
-                                      len, body);
+                                      "Content-Length: %zu\r\nUser-Agent: ap_tool\r\n%s\r\n%s",
+                                      j->target, o->host, h.date, h.digest, CT_AP, h.signature, len,
+                                      o->close ? "Connection: close\r\n" : "", body);
             j->reqs[i].data = data;
             j->reqs[i].len = strlen(data);
         }
@@ -1419,8 +1471,8 @@ static bool take_response(struct conn *c)
         blen = strtoul(v, NULL, 10);
         if (len - hlen < blen)
             return false;
-    } else if ((v = find_header(d, hlen, "Transfer-Encoding", &vlen)) &&
-               vlen >= 7 && strncasecmp(v + vlen - 7, "chunked", 7) == 0) {
+    } else if ((v = find_header(d, hlen, "Transfer-Encoding", &vlen)) && vlen >= 7 &&
+               strncasecmp(v + vlen - 7, "chunked", 7) == 0) {
         blen = chunked_len(d + hlen, len - hlen);
         if (!blen)
             return false;
@@ -1473,7 +1525,12 @@ static void on_connected(uv_connect_t *r, int status)
 {
     struct conn *c = r->data;
     if (status < 0) {
-        conn_fail(c, uv_strerror(status));
+        /* the server is not there: no more requests (the others are not sent) */
+        char e[128];
+        snprintf(e, sizeof(e), "connect: %s", uv_strerror(status));
+        c->L->errors++;
+        c->L->next = c->L->n;
+        conn_fail(c, e);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
@@ -1514,7 +1571,7 @@ static void on_watchdog(uv_timer_t *t)
         L->done_at_check = L->done;
         return;
     }
-    fprintf(stderr, "ap_tool load: nothing answered for %d s, giving up\n", STALL_S);
+    fprintf(stderr, "ap_tool: nothing answered for %d s, giving up\n", STALL_S);
     L->next = L->n;
     uv_walk(&L->loop, stall_close, NULL);
     if (!L->open_conns)
@@ -1560,8 +1617,8 @@ static int load_address(const char *url, struct sockaddr_in *addr, char **target
     return rc == 0 ? 0 : -1;
 }
 
-static json_t *load_report(struct load *L, const struct opts *o, double elapsed,
-                           double start_epoch, const char *signing)
+static json_t *load_report(struct load *L, const struct opts *o, double elapsed, double start_epoch,
+                           const char *signing)
 {
     size_t ok = 0;
     double *v = lv_xcalloc(L->n ? L->n : 1, sizeof(*v));
@@ -1579,15 +1636,16 @@ static json_t *load_report(struct load *L, const struct opts *o, double elapsed,
     }
     double accepted = L->hist[202];
     json_t *r = json_pack(
-        "{s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:I, s:I, s:s, s:s}",
-        "count", (int)L->n, "concurrency", (int)o->concurrency, "actors", (int)o->actors,
-        "elapsed_s", elapsed, "start_epoch", start_epoch, "accepted_per_s",
+        "{s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:I, s:I, s:s, s:s}", "count",
+        (int)L->n, "concurrency", (int)o->concurrency, "actors", (int)o->actors, "elapsed_s",
+        elapsed, "start_epoch", start_epoch, "accepted_per_s",
         elapsed > 0 ? accepted / elapsed : 0.0, "requests_per_s",
         elapsed > 0 ? (double)ok / elapsed : 0.0, "p50_ms", pct(v, ok, 50), "p90_ms",
         pct(v, ok, 90), "p99_ms", pct(v, ok, 99), "max_ms", ok ? v[ok - 1] : 0.0, "status", hist,
         "errors", (json_int_t)L->errors, "reconnects", (json_int_t)L->reconnects, "signing",
         signing, "last_error", L->last_error);
     json_object_set_new(r, "accepted", json_integer((json_int_t)accepted));
+    json_object_set_new(r, "not_sent", json_integer((json_int_t)(L->n - L->done)));
     free(v);
     return r;
 }
@@ -1636,8 +1694,10 @@ static int cmd_load(const struct opts *o)
     struct load *L = lv_xcalloc(1, sizeof(*L));
     char *target = NULL;
     if (load_address(o->url, &L->addr, &target) != 0) {
-        fprintf(stderr, "ap_tool load: the URL must be http://IPv4:PORT/PATH (the gateway's "
-                        "own port, no TLS): %s\n", o->url);
+        fprintf(stderr,
+                "ap_tool load: the URL must be http://IPv4:PORT/PATH (the gateway's "
+                "own port, no TLS): %s\n",
+                o->url);
         free(L);
         return -1;
     }
@@ -1672,7 +1732,23 @@ static int cmd_load(const struct opts *o)
     L->reqs = j.reqs;
     L->n = o->count;
     L->lat_ms = lv_xcalloc(L->n, sizeof(*L->lat_ms));
+    for (size_t i = 0; i < L->n; i++)
+        L->lat_ms[i] = -1; /* not answered */
     uv_loop_init(&L->loop);
+    long pids[16];
+    double pid_cpu0[16];
+    size_t npids = 0;
+    for (const char *p = o->watch; p && *p && npids < LV_ARRAY_LEN(pids);) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        pids[npids++] = v;
+        p = *end == ',' ? end + 1 : end;
+    }
+    for (size_t i = 0; i < npids; i++)
+        pid_cpu0[i] = proc_cpu_s(pids[i]);
+    double machine0 = machine_cpu_s();
     double start_epoch = epoch_s();
     double cpu0 = cpu_s();
     t0 = mono_s();
@@ -1685,9 +1761,21 @@ static int cmd_load(const struct opts *o)
     uv_run(&L->loop, UV_RUN_DEFAULT);
     double elapsed = mono_s() - t0;
     double cpu = cpu_s() - cpu0;
+    double machine = machine_cpu_s() - machine0;
+    json_t *watched = json_object();
+    for (size_t i = 0; i < npids; i++) {
+        char key[24];
+        snprintf(key, sizeof(key), "%ld", pids[i]);
+        double c = proc_cpu_s(pids[i]);
+        json_object_set_new(watched, key,
+                            json_real(c >= 0 && pid_cpu0[i] >= 0 ? c - pid_cpu0[i] : -1));
+    }
     uv_loop_close(&L->loop);
     json_t *rep = load_report(L, o, elapsed, start_epoch, signing);
     json_object_set_new(rep, "client_cpu_s", json_real(cpu));
+    /* CPU seconds during the timed phase: the whole machine, and each --watch PID */
+    json_object_set_new(rep, "machine_cpu_s", json_real(machine));
+    json_object_set_new(rep, "cpu_s", watched);
     char *s = json_dumps(rep, JSON_COMPACT);
     printf("%s\n", s);
     free(s);

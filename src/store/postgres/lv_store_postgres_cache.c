@@ -1181,7 +1181,8 @@ struct plan {
     const struct lv_store_cache_query *cq;
     char *tsquery;  /* NULL without fts */
     bool nodes;     /* step one joins pubsub_nodes (n) and profiles (p) */
-    int64_t min_id; /* the rank window's oldest match; 0: none */
+    double matches; /* with fts: the planner's estimate of the items matching it */
+    int64_t items;  /* with fts: the items cached */
 };
 
 /* "(i.parsed #> $n::text[])": the jsonb at path, SQL NULL when missing. */
@@ -1475,10 +1476,6 @@ static void q_search(struct sqlq *q, const struct plan *pl)
 {
     const struct lv_store_cache_query *cq = pl->cq;
     q_from(q, pl, pl->tsquery ? "i.id, " RANK_EXPR : "i.id, 0");
-    if (pl->min_id > 0) {
-        q_sql(q, " AND i.id >= ");
-        q_int(q, pl->min_id);
-    }
     q_list_opt(q, "p.name", cq->profiles, false);
     q_list_opt(q, "n.service", cq->services, false);
     q_list_opt(q, "n.name", cq->nodes, false);
@@ -1499,37 +1496,75 @@ static void q_search(struct sqlq *q, const struct plan *pl)
     q_int(q, cq->index);
 }
 
-/* As on SQLite: a search ordered by rank alone, without other filters,
- * ranks only the LV_STORE_CACHE_RANK_WINDOW (or index + limit) most recent
- * matches, so that a very common word does not rank the whole cache. */
-static int plan_window(struct plan *pl, struct lv_error *err)
+/* ---- search: steering the planner ----
+ * Testing whether an item matches a full-text query reads its tsvector
+ * (kilobytes, decompressed), a cost the planner does not see. Given an order
+ * that an index provides (creation, date) and a LIMIT, it prefers walking
+ * that index from the newest items and testing each: fine when matches are
+ * dense (a common word), ruinous when they are sparse, as it then reads
+ * about (index + limit) / selectivity items: 20 matches of a word in 0.1% of
+ * a million items read 20,000 tsvectors, where the text index finds the
+ * 1,000 matches directly. The planner's own estimate of the matches (its
+ * statistics of the tsvector column are good) decides here between the two:
+ * where the walk would read more items than there are matches, index walks
+ * are turned off for step one (SET LOCAL enable_indexscan), which leaves the
+ * bitmap scans of the text index (ANDed with a range of ids, for the rank
+ * window). */
+
+/* pl->matches and pl->items. */
+static int fts_estimate(struct plan *pl, struct lv_error *err)
 {
-    int64_t window = pl->cq->index + pl->cq->limit;
-    if (window < LV_STORE_CACHE_RANK_WINDOW)
-        window = LV_STORE_CACHE_RANK_WINDOW;
     struct sqlq q;
+    PGresult *res;
     q_init(&q);
-    q_from(&q, pl, "i.id");
-    q_sql(&q, " ORDER BY i.id DESC LIMIT 1 OFFSET ");
-    q_int(&q, window - 1);
-    int rc = q_int_result(pl->state, &q, "searching the cache", &pl->min_id, err);
+    q_sql(&q, "EXPLAIN (FORMAT JSON) SELECT 1 FROM pubsub_items AS i WHERE i.tsv @@ "
+              "to_tsquery('simple'::regconfig, lv_unaccent(");
+    q_str(&q, pl->tsquery, "::text");
+    q_sql(&q, "))");
+    int rc = q_select(pl->state, &q, "searching the cache", &res, err);
     q_release(&q);
-    return rc == LV_ERR_NOT_FOUND ? 0 : rc; /* fewer matches: rank them all */
+    if (rc != 0)
+        return rc;
+    json_t *plan = PQntuples(res) > 0 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    pl->matches = json_number_value(
+        json_object_get(json_object_get(json_array_get(plan, 0), "Plan"), "Plan Rows"));
+    json_decref(plan);
+    PQclear(res);
+    q_init(&q);
+    q_sql(&q, "SELECT items FROM pubsub_cache_count");
+    rc = q_int_result(pl->state, &q, "searching the cache", &pl->items, err);
+    q_release(&q);
+    return rc == LV_ERR_NOT_FOUND ? 0 : rc;
+}
+
+static int index_walks(struct plan *pl, bool on, struct lv_error *err)
+{
+    return simple(pl->state,
+                  on ? "SET LOCAL enable_indexscan = on" : "SET LOCAL enable_indexscan = off",
+                  "searching the cache", err);
+}
+
+/* Whether walking an index in the order wanted would read more items than
+ * the text index finds (with a margin: the walk reads items in order, the
+ * bitmap scan in scattered pages). */
+static bool walk_costlier(const struct plan *pl)
+{
+    double wanted = (double)(pl->cq->index + pl->cq->limit);
+    return pl->matches * pl->matches < 4 * wanted * (double)pl->items;
 }
 
 struct hit {
     int64_t id;
     double rank;
+    int64_t in_window; /* window_hits(): the matches ranked */
 };
 
-static int find_hits(struct plan *pl, struct hit **hits, size_t *n, struct lv_error *err)
+/* The hits of step one: id, rank (and whatever follows) per row. */
+static int read_hits(struct plan *pl, const struct sqlq *q, struct hit **hits, size_t *n,
+                     struct lv_error *err)
 {
-    struct sqlq q;
     PGresult *res;
-    q_init(&q);
-    q_search(&q, pl);
-    int rc = q_select(pl->state, &q, "searching the cache", &res, err);
-    q_release(&q);
+    int rc = q_select(pl->state, q, "searching the cache", &res, err);
     if (rc != 0)
         return rc;
     int rows = PQntuples(res);
@@ -1537,10 +1572,82 @@ static int find_hits(struct plan *pl, struct hit **hits, size_t *n, struct lv_er
     for (int i = 0; i < rows; i++) {
         (*hits)[i].id = col_int(res, i, 0);
         (*hits)[i].rank = strtod(PQgetvalue(res, i, 1), NULL);
+        if (PQnfields(res) > 2)
+            (*hits)[i].in_window = col_int(res, i, 2);
     }
     *n = (size_t)rows;
     PQclear(res);
     return 0;
+}
+
+static int find_hits(struct plan *pl, struct hit **hits, size_t *n, struct lv_error *err)
+{
+    struct sqlq q;
+    q_init(&q);
+    q_search(&q, pl);
+    int rc = read_hits(pl, &q, hits, n, err);
+    q_release(&q);
+    return rc;
+}
+
+/* The page of a search ordered by rank alone, without other filters, in one
+ * statement: the window newest matches with an id above lo (0: any), ranked
+ * as they are read (their tsvectors at hand: carrying them to a later step
+ * would copy kilobytes per match), then sorted by rank; each row also
+ * carries how many matches the window holds. */
+static void q_window(struct sqlq *q, const struct plan *pl, int64_t window, int64_t lo)
+{
+    const struct lv_store_cache_query *cq = pl->cq;
+    q_sql(q, "SELECT i.id, i.r, count(*) OVER () FROM (");
+    q_from(q, pl, "i.id, " RANK_EXPR " AS r");
+    if (lo > 0) {
+        q_sql(q, " AND i.id > ");
+        q_int(q, lo);
+    }
+    q_sql(q, " ORDER BY i.id DESC LIMIT ");
+    q_int(q, window);
+    q_sql(q, cq->sorts[0].desc ? ") AS i ORDER BY i.r DESC, i.id DESC LIMIT "
+                               : ") AS i ORDER BY i.r ASC, i.id ASC LIMIT ");
+    q_int(q, cq->limit);
+    q_sql(q, " OFFSET ");
+    q_int(q, cq->index);
+}
+
+/* As on SQLite: a search ordered by rank alone, without other filters,
+ * ranks only the LV_STORE_CACHE_RANK_WINDOW (or index + limit) most recent
+ * matches, so that a very common word does not rank the whole cache. Dense
+ * matches (over 1 item in 8): walking the ids from the newest finds the
+ * window soon. Sparse ones: a bitmap scan of the text index ANDed with the
+ * BRIN index of ids (pages, not rows: cheap for any range), over the newest
+ * ids in a range that should hold twice the window by the estimate,
+ * widened until it holds the window or all the items. */
+static int window_hits(struct plan *pl, struct hit **hits, size_t *n, struct lv_error *err)
+{
+    int64_t window = pl->cq->index + pl->cq->limit, max_id = 0;
+    if (window < LV_STORE_CACHE_RANK_WINDOW)
+        window = LV_STORE_CACHE_RANK_WINDOW;
+    bool dense = pl->matches * 8 >= (double)pl->items;
+    struct sqlq q;
+    q_init(&q);
+    q_sql(&q, "SELECT coalesce(max(id), 0) FROM pubsub_items");
+    int rc = dense ? 0 : q_int_result(pl->state, &q, "searching the cache", &max_id, err);
+    q_release(&q);
+    if (rc == 0 && !dense)
+        rc = index_walks(pl, false, err);
+    double span = 2.0 * (double)window * (double)pl->items / (pl->matches >= 1 ? pl->matches : 1);
+    for (; rc == 0; span *= 4) {
+        int64_t lo = !dense && span < (double)max_id ? max_id - (int64_t)span : 0;
+        q_init(&q);
+        q_window(&q, pl, window, lo);
+        rc = read_hits(pl, &q, hits, n, err);
+        q_release(&q);
+        if (rc != 0 || lo == 0 || (*n > 0 && (*hits)[0].in_window >= window))
+            break;
+        free(*hits); /* the range held too few matches */
+        *hits = NULL;
+        *n = 0;
+    }
+    return rc;
 }
 
 static void set_text(json_t *o, const char *key, const PGresult *res, int r, int c)
@@ -1616,13 +1723,19 @@ static int search_tx(struct plan *pl, json_t *out, struct lv_error *err)
     struct hit *hits = NULL;
     size_t n = 0;
     const struct lv_store_cache_query *cq = pl->cq;
-    int rc = 0;
     bool items =
         !cq->fts || pl->nodes || cq->names || cq->n_conds > 0 || !lv_cq_only_rank_order(cq);
-    if (cq->fts && !items)
-        rc = plan_window(pl, err);
-    if (rc == 0)
-        rc = find_hits(pl, &hits, &n, err);
+    int rc = cq->fts ? fts_estimate(pl, err) : 0;
+    if (rc == 0 && cq->fts && !items) {
+        rc = window_hits(pl, &hits, &n, err);
+    } else {
+        if (rc == 0 && cq->fts && !lv_cq_only_rank_order(cq) && walk_costlier(pl))
+            rc = index_walks(pl, false, err);
+        if (rc == 0)
+            rc = find_hits(pl, &hits, &n, err);
+    }
+    if (rc == 0 && cq->fts)
+        rc = index_walks(pl, true, err); /* step two looks items up by id */
     if (rc == 0)
         rc = read_results(pl, hits, n, out, err);
     free(hits);
