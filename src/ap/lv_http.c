@@ -664,6 +664,7 @@ static enum MHD_Result route_request(struct lv_http_req *req)
         lv_buf_release(&allow);
         return body_expected(req) ? queue(req) : MHD_YES;
     }
+    lv_buf_release(&allow); /* filled by routes of other methods tried first */
     req->fn = r->fn;
     req->ud = r->ud;
     req->max_body = r->max_body ? r->max_body : req->h->cfg.max_body_bytes;
@@ -687,6 +688,15 @@ static enum MHD_Result check_length(struct lv_http_req *req)
         n = n * 10 + (uint64_t)(*p - '0');
     }
     if (n > req->max_body) {
+        /* Answering before the body is read makes the client (or a proxy
+         * still sending it) see a reset instead of the 413: a body within
+         * max_drain_bytes is read and discarded first, as a chunked one. */
+        if (n <= req->h->cfg.max_drain_bytes) {
+            req->too_big = true;
+            lv_debug(AREA, "%s %.200s: declared body over %zu bytes, discarding it", req->method,
+                     req->path, req->max_body);
+            return MHD_YES;
+        }
         char reason[96];
         snprintf(reason, sizeof(reason), "body over %zu bytes", req->max_body);
         return reject(req, MHD_HTTP_CONTENT_TOO_LARGE, reason);
@@ -943,7 +953,11 @@ static void arm_timer(struct lv_http *h)
         uv_timer_stop(&h->timer);
         return;
     }
-    uv_timer_start(&h->timer, on_timer, (uint64_t)ms, 0);
+    /* Never 0 here: this runs from the timer's own callback, and libuv runs
+     * a timer re-armed at 0 ms again in the same pass, so a busy server
+     * would starve every other handle of the loop (I/O, XMPP, deliveries).
+     * 1 ms lets one loop iteration (poll included) happen in between. */
+    uv_timer_start(&h->timer, on_timer, ms ? (uint64_t)ms : 1, 0);
 }
 
 static void shutdown_start(struct lv_http *h);

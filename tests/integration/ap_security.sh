@@ -137,18 +137,17 @@ printf '{"@context": "https://www.w3.org/ns/activitystreams", "id": "https://evi
 DIRECT=(--url "http://127.0.0.1:$GW_PORT/_ap/shared_inbox" --host example.test)
 expect 413 "body over" "body over max_body (70 KiB > 64 KiB), signed, to the gateway's port" -- \
     "${DIRECT[@]}" --body-file "$dir/big.json"
-# Through nginx (proxy_request_buffering off): the gateway answers 413 as soon
-# as it sees Content-Length and closes without reading the body, so nginx may
-# fail writing it (EPIPE) and answer 502 instead of passing the 413 on.
-before=$(stored)
-out=$(send --body-file "$dir/big.json") || fail "big body through nginx: no answer"
-after=$(stored)
-[[ ${before% *} == "${after% *}" ]] || fail "big body through nginx: stored (${before% *} -> ${after% *})"
-case ${out%%$'\n'*} in
-413) pass "body over max_body through nginx -> 413, nothing stored" ;;
-502) echo "NOTE: body over max_body through nginx -> 502 (nginx: $(grep -o 'writev() failed[^,]*' "$APNET_DIR/nginx/error.log" | tail -n 1)): the gateway closes without draining the body; nothing stored" ;;
-*) fail "big body through nginx: $out" ;;
-esac
+# Through nginx (proxy_request_buffering off): the gateway reads and discards
+# the declared body before answering 413, so nginx passes the 413 on (a reset
+# while nginx still writes the body would become its 502). Several tries.
+for try in 1 2 3 4 5; do
+    before=$(stored)
+    out=$(send --body-file "$dir/big.json") || fail "big body through nginx: no answer"
+    after=$(stored)
+    [[ ${before% *} == "${after% *}" ]] || fail "big body through nginx: stored (${before% *} -> ${after% *})"
+    [[ ${out%%$'\n'*} == 413 ]] || fail "big body through nginx, try $try: $out"
+done
+pass "body over max_body through nginx -> 413 (5 tries), nothing stored"
 expect 400 "invalid JSON" "invalid JSON, signed" -- --body-file "$dir/invalid.json"
 expect 400 "not a JSON object" "JSON array instead of an object, signed" -- --body-file "$dir/array.json"
 expect 400 "without an actor" "activity without an actor, signed" -- --body-file "$dir/noactor.json"
