@@ -380,8 +380,12 @@ static int read_config(struct lv_ap_gw *gw, const struct lv_config *cfg, struct 
                             "behind a TLS reverse proxy; set it to http (see "
                             "doc/ap-gateway.md)",
                             SEC);
+    /* As the reference, public_url falls back to xmpp_domain; without it
+     * either, to the XMPP server's domain (the component's parent). */
     const char *pub = lv_config_str(cfg, SEC, "public_url");
     if (!*pub)
+        pub = gw->local_host;
+    if (!pub || !*pub)
         return lv_error_set(err, LV_ERR_CONFIG,
                             "[%s] public_url is not set (nor xmpp_domain): the gateway needs the "
                             "public host of its URLs",

@@ -14,9 +14,9 @@
  * The cache is bounded: when it holds more than max_items items (all nodes,
  * all profiles), the oldest of them (by date) are deleted, a bounded batch
  * per turn of the loop, until it is back within the bound. A deletion costs
- * some 20-100 us per item (text index, tags, large values stored apart), so
- * the batch is sized from the time the previous steps took, for steps of
- * about LV_CACHE_TRIM_STEP_MS. A node that lost
+ * 0.1 to 0.6 ms per item in a cache of a million (text index, tags, large
+ * values stored apart), so the batch is sized from the time the previous
+ * steps took, for steps of about LV_CACHE_TRIM_STEP_MS. A node that lost
  * items this way stays complete but trimmed: the cache holds every item of
  * it dated after its trimmed_upto, not the older ones. Reads of a trimmed
  * node are answered from the cache only when the answer lies entirely among
