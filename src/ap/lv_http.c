@@ -308,8 +308,11 @@ static void unlink_suspended(struct lv_http_req *req)
 static void kick(struct lv_http *h)
 {
     h->kicked = true;
+    /* 1 ms, not 0: kicks come from other timers' callbacks too (an answer
+     * after a cached key lookup), and a 0 ms timer started there runs in the
+     * same timer pass, which under load chains without end. */
     if (!h->in_run && !h->finished)
-        uv_timer_start(&h->timer, on_timer, 0, 0);
+        uv_timer_start(&h->timer, on_timer, 1, 0);
 }
 
 /* Resumes a suspended request; the access handler then runs again and
