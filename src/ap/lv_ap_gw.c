@@ -626,12 +626,12 @@ json_t *lv_ap_gw_status(struct lv_ap_gw *gw)
     lv_ap_actors_counts(gw->actors, &mem, &stored);
     struct lv_ap_deliver_stats ds;
     lv_ap_deliver_stats(gw->deliver, &ds);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:b}", "jid", gw->jid, "public_url",
-                          gw->public_url, "base_url", gw->base_url, "http_port",
-                          (int)lv_http_port(gw->http), "online", gw->online);
-    json_object_set_new(o, "actors",
-                        json_pack("{s:I, s:I}", "in_memory", (json_int_t)mem, "stored",
-                                  (json_int_t)stored));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:b}", "jid", gw->jid, "public_url", gw->public_url,
+                          "base_url", gw->base_url, "http_port", (int)lv_http_port(gw->http),
+                          "online", gw->online);
+    json_object_set_new(
+        o, "actors",
+        json_pack("{s:I, s:I}", "in_memory", (json_int_t)mem, "stored", (json_int_t)stored));
     int rc = lv_store_ap_follow_count(gw->st, LV_AP_FOLLOWER, NULL, NULL, 0, &n, NULL);
     json_object_set_new(o, "followers", json_integer(count_or(rc, n)));
     rc = lv_store_ap_follow_count(gw->st, LV_AP_FOLLOWING, NULL, NULL, 0, &n, NULL);
@@ -658,8 +658,7 @@ json_t *lv_ap_gw_status(struct lv_ap_gw *gw)
     return o;
 }
 
-json_t *lv_ap_gw_queue(struct lv_ap_gw *gw, const char *state, size_t limit,
-                       struct lv_error *err)
+json_t *lv_ap_gw_queue(struct lv_ap_gw *gw, const char *state, size_t limit, struct lv_error *err)
 {
     int st = 0;
     if (state && strcmp(state, "pending") == 0)
@@ -679,12 +678,12 @@ json_t *lv_ap_gw_queue(struct lv_ap_gw *gw, const char *state, size_t limit,
     for (size_t i = 0; i < n; i++) {
         struct lv_ap_delivery_rec *d = &recs[i];
         json_t *o = json_pack(
-            "{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "id", (json_int_t)d->id, "inbox",
-            d->inbox, "account", d->account, "activity_id", d->activity_id, "state",
+            "{s:I, s:s, s:s, s:s, s:s, s:i, s:I, s:I}", "id", (json_int_t)d->id, "inbox", d->inbox,
+            "account", d->account, "activity_id", d->activity_id, "state",
             d->state == LV_AP_DELIVERY_PENDING ? "pending" : "failed", "attempts", d->attempts,
             "created", (json_int_t)d->created, "next_attempt", (json_int_t)d->next_attempt);
-        json_object_set_new(o, "last_error", d->last_error ? json_string(d->last_error)
-                                                            : json_null());
+        json_object_set_new(o, "last_error",
+                            d->last_error ? json_string(d->last_error) : json_null());
         json_array_append_new(arr, o);
         lv_ap_delivery_rec_release(d);
     }

@@ -43,8 +43,7 @@ json_t *lv_ap_gw_status(struct lv_ap_gw *gw);
 /* The delivery queue: state "pending", "failed" or NULL (both), as an array
  * of {id, inbox, account, activity_id, state, attempts, created,
  * next_attempt, last_error}. */
-json_t *lv_ap_gw_queue(struct lv_ap_gw *gw, const char *state, size_t limit,
-                       struct lv_error *err);
+json_t *lv_ap_gw_queue(struct lv_ap_gw *gw, const char *state, size_t limit, struct lv_error *err);
 /* Makes every pending delivery due now. */
 int lv_ap_gw_queue_retry(struct lv_ap_gw *gw, struct lv_error *err);
 /* The HTTP port actually bound. */

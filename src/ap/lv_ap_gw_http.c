@@ -44,8 +44,8 @@ static void reply_html(struct lv_ap_gw *gw, struct lv_http_req *req, const char 
                        const char *jid, const char *node, const char *item, const char *url)
 {
     json_t *e = json_object_get(gw->html_redirect, type);
-    const char *tpl = json_is_string(e) ? json_string_value(e)
-                                        : json_string_value(json_object_get(e, "url"));
+    const char *tpl =
+        json_is_string(e) ? json_string_value(e) : json_string_value(json_object_get(e, "url"));
     if (tpl) {
         struct lv_buf b;
         lv_buf_init(&b);
@@ -196,11 +196,10 @@ static void webfinger_exists(struct lv_ap_gw *gw, int yes, void *ud)
     } else {
         char *actor = gw_actor_url(gw, p->account);
         char *subject = lv_xasprintf("acct:%s", p->account);
-        json_t *doc = json_pack("{s:s, s:[s], s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "subject",
-                                subject, "aliases", actor, "links", "rel", "self", "type",
-                                "application/activity+json", "href", actor, "rel",
-                                "http://webfinger.net/rel/profile-page", "type", "text/html",
-                                "href", actor);
+        json_t *doc = json_pack(
+            "{s:s, s:[s], s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "subject", subject, "aliases",
+            actor, "links", "rel", "self", "type", "application/activity+json", "href", actor,
+            "rel", "http://webfinger.net/rel/profile-page", "type", "text/html", "href", actor);
         lv_http_req_add_header(p->req, "Access-Control-Allow-Origin", "*");
         lv_http_reply_json(p->req, 200, LV_HTTP_CT_JRD, doc);
         json_decref(doc);
@@ -244,10 +243,9 @@ static void h_host_meta(struct lv_http_req *req, void *ud)
     struct lv_ap_gw *gw = ud;
     struct lv_buf b;
     lv_buf_init(&b);
-    lv_buf_addf(&b,
-                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\n"
-                  "  <Link rel=\"lrdd\" type=\"application/xrd+xml\" template=\"https://");
+    lv_buf_addf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                    "<XRD xmlns=\"http://docs.oasis-open.org/ns/xri/xrd-1.0\">\n"
+                    "  <Link rel=\"lrdd\" type=\"application/xrd+xml\" template=\"https://");
     html_escape(&b, gw->public_url);
     lv_buf_addf(&b, "/.well-known/webfinger?resource={uri}\"/>\n</XRD>\n");
     lv_http_reply_bytes(req, 200, "application/xrd+xml; charset=utf-8", b.data, b.len);
@@ -313,16 +311,16 @@ static void actor_key(struct lv_ap_gw *gw, const char *pem, const struct lv_erro
     if (at)
         *at = '\0';
     char *xmpp_uri = lv_xasprintf("xmpp:%s", p->jid);
-    json_t *doc = json_pack(
-        "{s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s}, "
-        "s:{s:s, s:s, s:s}}",
-        "@context", context(), "id", actor, "type", "Person", "preferredUsername", pref, "name",
-        user, "summary", "", "url", actor, "inbox", inbox, "outbox", outbox, "followers",
-        followers, "following", following, "manuallyApprovesFollowers", 0, "endpoints",
-        "sharedInbox", shared, "publicKey", "id", key_id, "owner", actor, "publicKeyPem", pem);
-    json_object_set_new(doc, "attachment",
-                        json_pack("[{s:s, s:s, s:s}]", "type", "PropertyValue", "name", "XMPP",
-                                  "value", xmpp_uri));
+    json_t *doc = json_pack("{s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:{s:s}, "
+                            "s:{s:s, s:s, s:s}}",
+                            "@context", context(), "id", actor, "type", "Person",
+                            "preferredUsername", pref, "name", user, "summary", "", "url", actor,
+                            "inbox", inbox, "outbox", outbox, "followers", followers, "following",
+                            following, "manuallyApprovesFollowers", 0, "endpoints", "sharedInbox",
+                            shared, "publicKey", "id", key_id, "owner", actor, "publicKeyPem", pem);
+    json_object_set_new(
+        doc, "attachment",
+        json_pack("[{s:s, s:s, s:s}]", "type", "PropertyValue", "name", "XMPP", "value", xmpp_uri));
     reply_ap(p->req, doc);
     free(xmpp_uri);
     free(pref);
@@ -416,9 +414,9 @@ static json_t *create_of(json_t *note)
 {
     const char *id = json_string_value(json_object_get(note, "id"));
     char *aid = lv_xasprintf("%s#create", id);
-    json_t *a = lv_ap_activity_new(aid, "Create", json_string_value(json_object_get(note,
-                                                                                    "attributedTo")),
-                                   note, json_object_get(note, "to"), json_object_get(note, "cc"));
+    json_t *a =
+        lv_ap_activity_new(aid, "Create", json_string_value(json_object_get(note, "attributedTo")),
+                           note, json_object_get(note, "to"), json_object_get(note, "cc"));
     json_object_del(a, "@context");
     json_t *pub = json_object_get(note, "published");
     if (pub)
@@ -567,8 +565,7 @@ static void collection(struct lv_ap_gw *gw, struct pending *p, enum lv_ap_follow
     const char *node = p->node ? p->node : LV_NS_MICROBLOG;
     /* following: what the JID follows, whatever the node */
     if (lv_store_ap_follow_list(gw->st, dir, p->jid, dir == LV_AP_FOLLOWER ? node : NULL, NULL,
-                                LV_AP_FOLLOW_ACCEPTED, COLLECTION_MAX, 0, &recs, &n,
-                                NULL) != 0) {
+                                LV_AP_FOLLOW_ACCEPTED, COLLECTION_MAX, 0, &recs, &n, NULL) != 0) {
         lv_http_reply_error(p->req, 500, "cannot read the collection");
         free(id);
         return;
@@ -580,10 +577,10 @@ static void collection(struct lv_ap_gw *gw, struct pending *p, enum lv_ap_follow
     }
     free(recs);
     char *first_id = lv_xasprintf("%s?page=1", id);
-    json_t *doc = json_pack("{s:o, s:s, s:s, s:I, s:{s:s, s:s, s:s, s:o}}", "@context",
-                            context(), "id", id, "type", "OrderedCollection", "totalItems",
-                            (json_int_t)n, "first", "id", first_id, "type",
-                            "OrderedCollectionPage", "partOf", id, "orderedItems", items);
+    json_t *doc =
+        json_pack("{s:o, s:s, s:s, s:I, s:{s:s, s:s, s:s, s:o}}", "@context", context(), "id", id,
+                  "type", "OrderedCollection", "totalItems", (json_int_t)n, "first", "id", first_id,
+                  "type", "OrderedCollectionPage", "partOf", id, "orderedItems", items);
     reply_ap(p->req, doc);
     free(first_id);
     free(id);
@@ -628,10 +625,28 @@ static void h_following(struct lv_http_req *req, void *ud)
 /* Activity types handled, and those accepted but not acted upon. */
 static const char *const handled_types[] = {"Create", "Update", "Delete", "Follow",
                                             "Accept", "Reject", "Undo"};
-static const char *const ignored_types[] = {
-    "Announce", "Like",  "EmojiReact", "Join", "Leave", "Add",  "Remove", "Block",
-    "Flag",     "Move",  "Dislike",    "Read", "View",  "Offer", "Invite", "Question",
-    "Listen",   "Arrive", "Travel",    "TentativeAccept", "TentativeReject", "Ignore"};
+static const char *const ignored_types[] = {"Announce",
+                                            "Like",
+                                            "EmojiReact",
+                                            "Join",
+                                            "Leave",
+                                            "Add",
+                                            "Remove",
+                                            "Block",
+                                            "Flag",
+                                            "Move",
+                                            "Dislike",
+                                            "Read",
+                                            "View",
+                                            "Offer",
+                                            "Invite",
+                                            "Question",
+                                            "Listen",
+                                            "Arrive",
+                                            "Travel",
+                                            "TentativeAccept",
+                                            "TentativeReject",
+                                            "Ignore"};
 
 static bool type_in(const char *type, const char *const *list, size_t n)
 {

@@ -261,18 +261,19 @@ static void proc_undo(struct lv_ap_gw *gw, struct gw_activity *a)
         char *account, *jid, *node;
         const char *target = lv_ap_ref_id(json_object_get(obj, "object"));
         if (local_of_actor(gw, target, &account, &jid, &node) == 0) {
-            found = lv_store_ap_follow_get(gw->st, LV_AP_FOLLOWER, jid,
-                                           node ? node : LV_NS_MICROBLOG, a->act.actor, &rec,
-                                           NULL) == 0;
+            found =
+                lv_store_ap_follow_get(gw->st, LV_AP_FOLLOWER, jid, node ? node : LV_NS_MICROBLOG,
+                                       a->act.actor, &rec, NULL) == 0;
             free(account);
             free(jid);
             free(node);
         }
     }
     if (!found) {
-        finish(gw, a, obj_type && strcmp(obj_type, "Follow") != 0
-                          ? "Undo of an activity this gateway does not act upon"
-                          : "Undo of an unknown activity");
+        finish(gw, a,
+               obj_type && strcmp(obj_type, "Follow") != 0
+                   ? "Undo of an activity this gateway does not act upon"
+                   : "Undo of an unknown activity");
         return;
     }
     if (rec.dir != LV_AP_FOLLOWER || strcmp(rec.remote, a->act.actor) != 0) {
@@ -307,14 +308,14 @@ static void proc_answer(struct lv_ap_gw *gw, struct gw_activity *a, bool accepte
         return;
     }
     struct lv_error err = {0};
-    int rc = accepted ? lv_store_ap_follow_put(gw->st, LV_AP_FOLLOWING, rec.local, rec.node,
-                                               rec.remote, rec.activity_id,
-                                               LV_AP_FOLLOW_ACCEPTED, &err)
-                      : lv_store_ap_follow_delete(gw->st, LV_AP_FOLLOWING, rec.local, rec.node,
-                                                  rec.remote, &err);
+    int rc = accepted
+                 ? lv_store_ap_follow_put(gw->st, LV_AP_FOLLOWING, rec.local, rec.node, rec.remote,
+                                          rec.activity_id, LV_AP_FOLLOW_ACCEPTED, &err)
+                 : lv_store_ap_follow_delete(gw->st, LV_AP_FOLLOWING, rec.local, rec.node,
+                                             rec.remote, &err);
     if (rc == 0) {
-        lv_info(AP_AREA, "%s %s the Follow of %s", a->act.actor,
-                accepted ? "accepted" : "rejected", rec.local);
+        lv_info(AP_AREA, "%s %s the Follow of %s", a->act.actor, accepted ? "accepted" : "rejected",
+                rec.local);
         /* The virtual JID: from the actor's verified account. */
         struct lv_ap_actor_rec ar = {0};
         if (lv_store_ap_actor_get(gw->st, rec.remote, &ar, NULL) == 0 && ar.account)
@@ -356,10 +357,10 @@ static void object_account(const struct lv_ap_actor *actor, const struct lv_erro
     char *vjid = gw_virtual_jid(gw, actor->rec.account);
     json_t *mb = NULL;
     struct lv_error cerr = {0};
-    int rc = vjid ? lv_ap_mb_from_note(a->act.object, vjid,
-                                       actor->name ? actor->name : actor->preferred_username, &mb,
-                                       &cerr)
-                  : lv_error_set(&cerr, LV_ERR_INVAL, "no virtual JID for %s", actor->rec.account);
+    int rc =
+        vjid ? lv_ap_mb_from_note(a->act.object, vjid,
+                                  actor->name ? actor->name : actor->preferred_username, &mb, &cerr)
+             : lv_error_set(&cerr, LV_ERR_INVAL, "no virtual JID for %s", actor->rec.account);
     free(vjid);
     if (rc != 0) {
         finish(gw, a, cerr.msg);

@@ -105,17 +105,17 @@ int gw_http_start(struct lv_ap_gw *gw, const char *address, struct lv_error *err
 
 /* The Note of a local item (its payload an Atom entry), or NULL. */
 struct lv_ps_item;
-json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid,
-                        const char *node, const struct lv_ps_item *it,
-                        const struct lv_ap_mention *mentions, size_t n_mentions);
+json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid, const char *node,
+                        const struct lv_ps_item *it, const struct lv_ap_mention *mentions,
+                        size_t n_mentions);
 
 void gw_xmpp_register(struct lv_ap_gw *gw);
 void gw_xmpp_unregister(struct lv_ap_gw *gw);
 /* A followed remote actor's item, as post data (borrowed), to the XMPP
  * subscribers of its virtual node and into the cache; retract when mb is
  * NULL and item_id names the object. */
-void gw_xmpp_remote_item(struct lv_ap_gw *gw, const struct lv_ap_actor *actor,
-                         const char *account, const char *item_id, json_t *mb);
+void gw_xmpp_remote_item(struct lv_ap_gw *gw, const struct lv_ap_actor *actor, const char *account,
+                         const char *item_id, json_t *mb);
 typedef void (*gw_done_fn)(struct lv_ap_gw *gw, const struct lv_error *err, void *ud);
 /* Subscribes (or unsubscribes) the virtual JID of follower_account to a
  * local node; fn (may be NULL) gets the outcome. */
@@ -123,7 +123,7 @@ void gw_xmpp_follow_local(struct lv_ap_gw *gw, const char *follower_account, con
                           const char *node, bool subscribe, gw_done_fn fn, void *ud);
 /* The subscription of a local JID to a virtual node changed (Accept,
  * Reject): tells the subscriber. */
-void gw_xmpp_subscription_changed(struct lv_ap_gw *gw, const char *local_jid,
-                                  const char *account, const char *node, const char *state);
+void gw_xmpp_subscription_changed(struct lv_ap_gw *gw, const char *local_jid, const char *account,
+                                  const char *node, const char *state);
 
 #endif

@@ -29,9 +29,9 @@
 
 /* ---- local items as Notes ---- */
 
-json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid,
-                        const char *node, const struct lv_ps_item *it,
-                        const struct lv_ap_mention *mentions, size_t n_mentions)
+json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid, const char *node,
+                        const struct lv_ps_item *it, const struct lv_ap_mention *mentions,
+                        size_t n_mentions)
 {
     json_t *mb = NULL;
     if (!it->payload ||
@@ -76,8 +76,8 @@ static char **follower_inboxes(struct lv_ap_gw *gw, const char *jid, const char 
             out[(*n)++] = lv_xstrdup(a.shared_inbox ? a.shared_inbox : a.inbox);
             lv_ap_actor_rec_release(&a);
         } else {
-            lv_warn(AP_AREA, "follower %s of %s is not in the actor table: skipped",
-                    recs[i].remote, jid);
+            lv_warn(AP_AREA, "follower %s of %s is not in the actor table: skipped", recs[i].remote,
+                    jid);
         }
         lv_ap_follow_rec_release(&recs[i]);
     }
@@ -212,8 +212,8 @@ static void mention_actor(const struct lv_ap_actor *actor, const struct lv_error
 
 static bool handle_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
 }
 
 /* "@user@host.tld" handles written in text (not local ones), at most max;
@@ -222,8 +222,8 @@ static size_t find_handles(struct lv_ap_gw *gw, const char *text, char **out, si
 {
     size_t n = 0;
     for (const char *p = text; p && *p && n < max; p++) {
-        if (*p != '@' || (p > text && (handle_char((unsigned char)p[-1]) || p[-1] == '@' ||
-                                       p[-1] == '/')))
+        if (*p != '@' ||
+            (p > text && (handle_char((unsigned char)p[-1]) || p[-1] == '@' || p[-1] == '/')))
             continue;
         const char *u = p + 1, *e = u;
         while (handle_char((unsigned char)*e))
@@ -236,8 +236,8 @@ static size_t find_handles(struct lv_ap_gw *gw, const char *text, char **out, si
         while (he > h && (he[-1] == '.' || he[-1] == '-'))
             he--;
         char *host = lv_xstrndup(h, (size_t)(he - h));
-        bool ok = strchr(host, '.') && !lv_ap_is_local(&gw->addr, host) &&
-                  strcasecmp(host, gw->jid) != 0;
+        bool ok =
+            strchr(host, '.') && !lv_ap_is_local(&gw->addr, host) && strcasecmp(host, gw->jid) != 0;
         free(host);
         if (!ok)
             continue;
@@ -254,8 +254,8 @@ static size_t find_handles(struct lv_ap_gw *gw, const char *text, char **out, si
     return n;
 }
 
-static void relay_item(struct lv_ap_gw *gw, const char *account, const char *jid,
-                       const char *node, const struct lv_ps_item *it, char **inboxes, size_t n)
+static void relay_item(struct lv_ap_gw *gw, const char *account, const char *jid, const char *node,
+                       const struct lv_ps_item *it, char **inboxes, size_t n)
 {
     int64_t now = (int64_t)time(NULL);
     struct lv_ap_object_rec obj = {0};
@@ -333,8 +333,8 @@ static void relay_retract(struct lv_ap_gw *gw, const char *account, const char *
     json_t *to = json_pack("[s]", LV_AP_PUBLIC);
     json_t *act = lv_ap_activity_new(aid, "Delete", actor, tomb, to, NULL);
     gw_deliver(gw, account, act, (const char *const *)inboxes, n);
-    lv_store_ap_object_put(gw->st, account, node, item_id, obj.object_id, true,
-                           (int64_t)time(NULL), NULL);
+    lv_store_ap_object_put(gw->st, account, node, item_id, obj.object_id, true, (int64_t)time(NULL),
+                           NULL);
     lv_info(AP_AREA, "%s: Delete of %s sent to %zu inboxes", account, item_id, n);
     json_decref(act);
     json_decref(to);
@@ -350,8 +350,8 @@ static void on_event(struct lv_xmpp *x, const struct lv_ps_event *ev, void *ud)
     struct lv_jid j;
     if (!ev->service || !ev->node || lv_jid_parse_str(ev->service, &j, NULL) != 0)
         return;
-    bool local = j.local && lv_ap_is_local(&gw->addr, j.domain) &&
-                 !lv_ap_is_virtual_jid(&gw->addr, &j);
+    bool local =
+        j.local && lv_ap_is_local(&gw->addr, j.domain) && !lv_ap_is_virtual_jid(&gw->addr, &j);
     char *jid = local ? lv_jid_bare(&j) : NULL;
     char *account = NULL;
     const char *node = ev->node;
@@ -414,8 +414,7 @@ void gw_xmpp_follow_local(struct lv_ap_gw *gw, const char *follower_account, con
     lv_xml_set_attr(op, "node", node);
     lv_xml_set_attr(op, "jid", vjid);
     lv_xmpp_send_iq(gw->x, iq, 0, on_sub_answer, c);
-    lv_debug(AP_AREA, "%s %s to %s %s", vjid, subscribe ? "subscribes" : "unsubscribes", jid,
-             node);
+    lv_debug(AP_AREA, "%s %s to %s %s", vjid, subscribe ? "subscribes" : "unsubscribes", jid, node);
     free(vjid);
 }
 
@@ -425,8 +424,8 @@ static int cache_node(struct lv_ap_gw *gw, const char *vjid, struct lv_store_cac
 {
     struct lv_store_cache_node_info info = {
         .analyser = "XEP-0277", .type = "blog", .extra = "{\"ap_gateway\": true}"};
-    return lv_store_cache_node_ensure(gw->st, gw->profile, vjid, LV_NS_MICROBLOG, &info, out,
-                                      NULL, NULL);
+    return lv_store_cache_node_ensure(gw->st, gw->profile, vjid, LV_NS_MICROBLOG, &info, out, NULL,
+                                      NULL);
 }
 
 /* Stores an incoming post (mb: post data) as an item of the virtual node;
@@ -488,8 +487,8 @@ static void notify(struct lv_ap_gw *gw, const char *vjid, const char *to, const 
     lv_xml_unref(m);
 }
 
-void gw_xmpp_remote_item(struct lv_ap_gw *gw, const struct lv_ap_actor *actor,
-                         const char *account, const char *item_id, json_t *mb)
+void gw_xmpp_remote_item(struct lv_ap_gw *gw, const struct lv_ap_actor *actor, const char *account,
+                         const char *item_id, json_t *mb)
 {
     char *vjid = gw_virtual_jid(gw, account);
     struct lv_store_cache_node node = {0};
@@ -527,8 +526,8 @@ void gw_xmpp_remote_item(struct lv_ap_gw *gw, const struct lv_ap_actor *actor,
     free(vjid);
 }
 
-void gw_xmpp_subscription_changed(struct lv_ap_gw *gw, const char *local_jid,
-                                  const char *account, const char *node, const char *state)
+void gw_xmpp_subscription_changed(struct lv_ap_gw *gw, const char *local_jid, const char *account,
+                                  const char *node, const char *state)
 {
     char *vjid = gw_virtual_jid(gw, account);
     if (!vjid)
@@ -660,8 +659,8 @@ static void answer_items(struct vreq *r)
     if (set || page.count > (int64_t)page.n) {
         struct lv_xml *rs = lv_xml_new_child(lv_xml_find(res, "pubsub", NS_PUBSUB), "set", NS_RSM);
         if (page.first) {
-            struct lv_xml *f = lv_xml_new_child_text(rs, "first", NULL,
-                                                     reverse ? page.last : page.first);
+            struct lv_xml *f =
+                lv_xml_new_child_text(rs, "first", NULL, reverse ? page.last : page.first);
             char idx[32];
             snprintf(idx, sizeof(idx), "%lld", (long long)page.index);
             lv_xml_set_attr(f, "index", idx);
@@ -879,8 +878,8 @@ static void follow_actor(const struct lv_ap_actor *actor, const struct lv_error 
     f->remote_id = lv_xstrdup(actor->rec.id);
     f->remote_inbox = lv_xstrdup(actor->rec.inbox);
     struct lv_ap_follow_rec rec = {0};
-    bool existing = lv_store_ap_follow_get(gw->st, LV_AP_FOLLOWING, r->from, r->node,
-                                           actor->rec.id, &rec, NULL) == 0;
+    bool existing = lv_store_ap_follow_get(gw->st, LV_AP_FOLLOWING, r->from, r->node, actor->rec.id,
+                                           &rec, NULL) == 0;
     struct lv_error serr = {0};
     if (f->subscribe) {
         char *actor_url = gw_actor_url(gw, f->local_account);
@@ -889,8 +888,8 @@ static void follow_actor(const struct lv_ap_actor *actor, const struct lv_error 
         f->follow_id = lv_ap_new_activity_id(actor_url, "Follow");
         free(actor_url);
         if (lv_store_ap_follow_put(gw->st, LV_AP_FOLLOWING, r->from, r->node, actor->rec.id,
-                                   f->follow_id,
-                                   existing ? rec.state : LV_AP_FOLLOW_PENDING, &serr) != 0) {
+                                   f->follow_id, existing ? rec.state : LV_AP_FOLLOW_PENDING,
+                                   &serr) != 0) {
             lv_ap_follow_rec_release(&rec);
             vreq_error(r, "wait", "internal-server-error", serr.msg);
             follow_out_free(f);
@@ -1024,10 +1023,12 @@ static bool on_disco(struct lv_xmpp *x, struct lv_xml *stanza, void *ud)
         lv_xml_set_attr(id, "category", "pubsub");
         lv_xml_set_attr(id, "type", node ? "leaf" : "service");
         lv_xml_set_attr(id, "name", account);
-        static const char *const features[] = {
-            LV_NS_DISCO_INFO, LV_NS_DISCO_ITEMS, NS_PUBSUB,
-            "http://jabber.org/protocol/pubsub#retrieve-items",
-            "http://jabber.org/protocol/pubsub#subscribe", NS_RSM};
+        static const char *const features[] = {LV_NS_DISCO_INFO,
+                                               LV_NS_DISCO_ITEMS,
+                                               NS_PUBSUB,
+                                               "http://jabber.org/protocol/pubsub#retrieve-items",
+                                               "http://jabber.org/protocol/pubsub#subscribe",
+                                               NS_RSM};
         for (size_t i = 0; i < LV_ARRAY_LEN(features); i++)
             lv_xml_set_attr(lv_xml_new_child(r, "feature", NULL), "var", features[i]);
     } else {

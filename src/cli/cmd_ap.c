@@ -95,8 +95,8 @@ static int run_queue(struct lv_cli *cli)
             fmt_time(num(d, "next_attempt", NULL), next, sizeof(next));
             const char *err = json_string_value(json_object_get(d, "last_error"));
             printf("%-6lld %-7s %2lld attempts  next %s  %s\n       %s\n", num(d, "id", NULL),
-                   json_string_value(json_object_get(d, "state")), num(d, "attempts", NULL),
-                   next, json_string_value(json_object_get(d, "inbox")),
+                   json_string_value(json_object_get(d, "state")), num(d, "attempts", NULL), next,
+                   json_string_value(json_object_get(d, "inbox")),
                    json_string_value(json_object_get(d, "activity_id")));
             if (err)
                 printf("       last error: %s\n", err);
@@ -107,13 +107,15 @@ static int run_queue(struct lv_cli *cli)
 }
 
 static const struct lv_cli_opt status_opts[] = {
-    {"profile", 'p', LV_ARG_VALUE, "PROFILE", "the gateway's component profile (default: the "
-                                              "connected one)"},
+    {"profile", 'p', LV_ARG_VALUE, "PROFILE",
+     "the gateway's component profile (default: the "
+     "connected one)"},
     LV_CLI_OPT_END,
 };
 static const struct lv_cli_opt queue_opts[] = {
-    {"profile", 'p', LV_ARG_VALUE, "PROFILE", "the gateway's component profile (default: the "
-                                              "connected one)"},
+    {"profile", 'p', LV_ARG_VALUE, "PROFILE",
+     "the gateway's component profile (default: the "
+     "connected one)"},
     {"state", 's', LV_ARG_VALUE, "STATE", "pending, failed or all (default: all)"},
     {"limit", 'l', LV_ARG_INT, "N", "show at most N deliveries (default 100, 0: all)"},
     {"retry", 'r', LV_ARG_FLAG, NULL, "make every pending delivery due now, then show the queue"},
