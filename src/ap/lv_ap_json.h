@@ -82,12 +82,12 @@ char *lv_ap_new_activity_id(const char *base, const char *type);
 
 /* What an outgoing Note needs besides the post. Borrowed strings. */
 struct lv_ap_note_ctx {
-    const char *object_id;     /* the Note's id (our item URL) */
-    const char *actor;         /* attributedTo: the author's actor URL */
-    const char *followers;     /* the author's followers collection URL */
-    const char *in_reply_to;   /* NULL, or the parent object's URL (comments) */
-    const char *tag_base;      /* NULL, or a URL prefix for Hashtag hrefs ("<base>tags/") */
-    bool is_public;            /* to Public + cc followers; else to followers only */
+    const char *object_id;   /* the Note's id (our item URL) */
+    const char *actor;       /* attributedTo: the author's actor URL */
+    const char *followers;   /* the author's followers collection URL */
+    const char *in_reply_to; /* NULL, or the parent object's URL (comments) */
+    const char *tag_base;    /* NULL, or a URL prefix for Hashtag hrefs ("<base>tags/") */
+    bool is_public;          /* to Public + cc followers; else to followers only */
     /* Accounts mentioned (already resolved by the caller): linked in the
      * content (lv_ap_html_from_xhtml), listed in tag as Mention {href, name}
      * and added to "cc" — or to "to" when the post is not public and

@@ -33,8 +33,7 @@ static json_t *blog_options(void)
  * off: the ActivityPub gateway's virtual JIDs never do. */
 static json_t *blog_options_numeric(bool ejabberd)
 {
-    json_t *o =
-        json_pack("{s:s, s:s}", "pubsub#access_model", "open", "pubsub#max_items", "10000");
+    json_t *o = json_pack("{s:s, s:s}", "pubsub#access_model", "open", "pubsub#max_items", "10000");
     if (ejabberd)
         json_object_set_new(o, "pubsub#presence_based_delivery", json_string("0"));
     return o;
