@@ -345,13 +345,6 @@ void gw_deliver(struct lv_ap_gw *gw, const char *account, json_t *activity,
 
 /* ---- lifecycle ---- */
 
-static int is_pubsub_domain(void *ud, const char *domain)
-{
-    struct lv_ap_gw *gw = ud;
-    struct gw_stamp *s = lv_map_get(&gw->pubsub_domains, domain);
-    return s ? s->value : 0;
-}
-
 static void on_tick(uv_timer_t *t)
 {
     struct lv_ap_gw *gw = t->data;
@@ -468,7 +461,6 @@ int lv_ap_gw_new(uv_loop_t *loop, const struct lv_config *cfg, struct lv_store *
     lv_map_init(&gw->keys);
     lv_map_init(&gw->exists);
     lv_map_init(&gw->recent);
-    lv_map_init(&gw->pubsub_domains);
     lv_map_init(&gw->inbox_inflight);
     uv_timer_init(loop, &gw->tick);
     gw->tick.data = gw;
@@ -480,8 +472,7 @@ int lv_ap_gw_new(uv_loop_t *loop, const struct lv_config *cfg, struct lv_store *
         gw->addr.public_url = gw->public_url;
         gw->addr.ap_path = gw->ap_path;
         gw->addr.local_only = gw->local_only;
-        gw->addr.is_pubsub = is_pubsub_domain;
-        gw->addr.is_pubsub_ud = gw;
+        /* is_pubsub NULL: handles of pubsub-service nodes are not mapped */
         gw->base_url = lv_ap_base_url(&gw->addr);
         struct lv_http_client_config hc = {
             .ca_file = gw->ca_file,
@@ -550,7 +541,6 @@ static void gw_unref(struct lv_ap_gw *gw)
         return;
     stamps_free(&gw->exists);
     stamps_free(&gw->recent);
-    stamps_free(&gw->pubsub_domains);
     lv_map_release(&gw->inbox_inflight);
     json_decref(gw->html_redirect);
     free(gw->profile);
@@ -655,6 +645,9 @@ json_t *lv_ap_gw_status(struct lv_ap_gw *gw)
     json_object_set_new(dq, "failed_attempts", json_integer((json_int_t)ds.failed_attempts));
     json_object_set_new(dq, "given_up", json_integer((json_int_t)ds.given_up));
     json_object_set_new(o, "deliveries", dq);
+    json_object_set_new(o, "relayed",
+                        json_pack("{s:I, s:I}", "to_fediverse", (json_int_t)gw->relayed_out,
+                                  "to_xmpp", (json_int_t)gw->relayed_in));
     return o;
 }
 

@@ -157,7 +157,6 @@ struct pending {
     struct lv_http_req *req;
     char *account, *jid, *node, *item;
     long page;
-    struct lv_buf buf;
 };
 
 static struct pending *pending_new(struct lv_ap_gw *gw, struct lv_http_req *req,
@@ -170,7 +169,6 @@ static struct pending *pending_new(struct lv_ap_gw *gw, struct lv_http_req *req,
     p->jid = lv_jid_bare(jid);
     p->node = node;
     lv_jid_release(jid);
-    lv_buf_init(&p->buf);
     return p;
 }
 
@@ -180,7 +178,6 @@ static void pending_free(struct pending *p)
     free(p->jid);
     free(p->node);
     free(p->item);
-    lv_buf_release(&p->buf);
     free(p);
 }
 
@@ -434,7 +431,7 @@ static void outbox_items(struct lv_xmpp *x, struct lv_ps_items *items, const str
     json_t **notes = lv_xcalloc(items ? items->n + 1 : 1, sizeof(*notes));
     size_t n = 0;
     for (size_t i = 0; items && i < items->n; i++) {
-        json_t *note = gw_note_of_item(gw, p->account, p->jid, p->node, &items->items[i], NULL, 0);
+        json_t *note = gw_note_of_item(gw, p->account, p->jid, p->node, &items->items[i]);
         if (note)
             notes[n++] = note;
     }
@@ -519,7 +516,7 @@ static void item_items(struct lv_xmpp *x, struct lv_ps_items *items, const struc
     json_t *note = NULL;
     for (size_t i = 0; items && i < items->n && !note; i++)
         if (strcmp(items->items[i].id, p->item) == 0)
-            note = gw_note_of_item(p->gw, p->account, p->jid, p->node, &items->items[i], NULL, 0);
+            note = gw_note_of_item(p->gw, p->account, p->jid, p->node, &items->items[i]);
     if (!note) {
         lv_http_reply_error(p->req, err && err->code != LV_ERR_NOT_FOUND ? 502 : 404,
                             err && err->code != LV_ERR_NOT_FOUND ? err->msg : "no such item");
@@ -824,7 +821,7 @@ int gw_http_start(struct lv_ap_gw *gw, const char *address, struct lv_error *err
     const char *ap = gw->ap_path;
     const char *sep = *ap ? "/" : "";
     char *p[11];
-    p[0] = lv_xasprintf("%s%s%s/actor/*", sep, ap, "");
+    p[0] = lv_xasprintf("%s%s/actor/*", sep, ap);
     p[1] = lv_xasprintf("%s%s/outbox/*", sep, ap);
     p[2] = lv_xasprintf("%s%s/followers/*", sep, ap);
     p[3] = lv_xasprintf("%s%s/following/*", sep, ap);

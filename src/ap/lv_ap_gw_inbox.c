@@ -399,11 +399,6 @@ static void proc_object(struct lv_ap_gw *gw, struct gw_activity *a)
             return;
         }
     }
-    int64_t n = 0;
-    if (lv_store_ap_follow_count(gw->st, LV_AP_FOLLOWING, NULL, NULL, 0, &n, NULL) != 0 || n == 0) {
-        finish(gw, a, NULL); /* nobody here follows anybody */
-        return;
-    }
     struct lv_ap_follow_rec *recs = NULL;
     size_t nrec = 0;
     lv_store_ap_follow_list(gw->st, LV_AP_FOLLOWING, NULL, NULL, a->act.actor, 0, 1, 0, &recs,

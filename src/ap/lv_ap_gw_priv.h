@@ -57,8 +57,6 @@ struct lv_ap_gw {
     /* recently relayed items ("service\nnode\nitem\nhash" -> gw_stamp), so
      * the notification each follower's virtual JID gets is relayed once */
     struct lv_map recent;
-    /* domain -> gw_stamp: is it a pubsub service (disco cache) */
-    struct lv_map pubsub_domains;
     uv_timer_t tick; /* expiry of the small caches, inbox resume */
     /* inbox rows being processed ("row id" -> 1), not to be resumed twice */
     struct lv_map inbox_inflight;
@@ -106,8 +104,7 @@ int gw_http_start(struct lv_ap_gw *gw, const char *address, struct lv_error *err
 /* The Note of a local item (its payload an Atom entry), or NULL. */
 struct lv_ps_item;
 json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid, const char *node,
-                        const struct lv_ps_item *it, const struct lv_ap_mention *mentions,
-                        size_t n_mentions);
+                        const struct lv_ps_item *it);
 
 void gw_xmpp_register(struct lv_ap_gw *gw);
 void gw_xmpp_unregister(struct lv_ap_gw *gw);

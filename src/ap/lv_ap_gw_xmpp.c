@@ -29,16 +29,21 @@
 
 /* ---- local items as Notes ---- */
 
-json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid, const char *node,
-                        const struct lv_ps_item *it, const struct lv_ap_mention *mentions,
-                        size_t n_mentions)
+/* The post data of a local item (its payload an Atom entry), or NULL. */
+static json_t *mb_of_item(const char *jid, const char *node, const struct lv_ps_item *it)
 {
     json_t *mb = NULL;
     if (!it->payload ||
         lv_mb_data_from_entry(it->payload, jid, node ? node : LV_NS_MICROBLOG, it->id,
                               lv_mb_item_publisher(jid, it->publisher), &mb, NULL) != 0)
         return NULL;
-    char *object_id = gw_url(gw, LV_AP_URL_ITEM, account, it->id);
+    return mb;
+}
+
+static json_t *note_of_mb(struct lv_ap_gw *gw, const char *account, const char *item_id, json_t *mb,
+                          const struct lv_ap_mention *mentions, size_t n_mentions)
+{
+    char *object_id = gw_url(gw, LV_AP_URL_ITEM, account, item_id);
     char *actor = gw_actor_url(gw, account);
     char *followers = gw_url(gw, LV_AP_URL_FOLLOWERS, account, NULL);
     struct lv_ap_note_ctx ctx = {
@@ -53,6 +58,14 @@ json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *ji
     free(object_id);
     free(actor);
     free(followers);
+    return note;
+}
+
+json_t *gw_note_of_item(struct lv_ap_gw *gw, const char *account, const char *jid, const char *node,
+                        const struct lv_ps_item *it)
+{
+    json_t *mb = mb_of_item(jid, node, it);
+    json_t *note = mb ? note_of_mb(gw, account, it->id, mb, NULL, 0) : NULL;
     json_decref(mb);
     return note;
 }
@@ -130,8 +143,8 @@ static int64_t entry_date(const struct lv_xml *entry, const char *name)
  * inboxes and to the mentioned actors'. */
 struct relay {
     struct lv_ap_gw *gw;
-    char *account, *jid, *node, *type, *object_id;
-    struct lv_ps_item item; /* copy: id, publisher, payload reference */
+    char *account, *node, *type, *object_id, *item_id;
+    json_t *mb; /* the post */
     char **inboxes;
     size_t n, cap;
     struct lv_ap_mention *mentions;
@@ -158,11 +171,9 @@ static void relay_free(struct relay *r)
     }
     free(r->mentions);
     free_strv(r->inboxes, r->n);
-    free(r->item.id);
-    free(r->item.publisher);
-    lv_xml_unref(r->item.payload);
+    free(r->item_id);
+    json_decref(r->mb);
     free(r->account);
-    free(r->jid);
     free(r->node);
     free(r->type);
     free(r->object_id);
@@ -172,20 +183,18 @@ static void relay_free(struct relay *r)
 static void relay_finish(struct relay *r)
 {
     struct lv_ap_gw *gw = r->gw;
-    json_t *note = gw_note_of_item(gw, r->account, r->jid, r->node, &r->item, r->mentions, r->nm);
-    if (!note) {
-        lv_debug(AP_AREA, "%s: item %s is not a blog post: not relayed", r->account, r->item.id);
-    } else if (r->n) {
+    json_t *note = note_of_mb(gw, r->account, r->item_id, r->mb, r->mentions, r->nm);
+    if (note && r->n) {
         char *actor = gw_actor_url(gw, r->account);
         char *aid = lv_ap_new_activity_id(actor, r->type);
         json_t *act = lv_ap_activity_new(aid, r->type, actor, note, json_object_get(note, "to"),
                                          json_object_get(note, "cc"));
         gw_deliver(gw, r->account, act, (const char *const *)r->inboxes, r->n);
-        lv_store_ap_object_put(gw->st, r->account, r->node, r->item.id, r->object_id, false,
+        lv_store_ap_object_put(gw->st, r->account, r->node, r->item_id, r->object_id, false,
                                (int64_t)time(NULL), NULL);
         gw->relayed_out++;
         lv_info(AP_AREA, "%s: %s of %s sent to %zu inboxes (%zu mentioned accounts)", r->account,
-                r->type, r->item.id, r->n, r->nm);
+                r->type, r->item_id, r->n, r->nm);
         json_decref(act);
         free(aid);
         free(actor);
@@ -277,31 +286,31 @@ static void relay_item(struct lv_ap_gw *gw, const char *account, const char *jid
         lv_store_ap_object_put(gw->st, account, node, it->id, object_id, false, now, NULL);
         goto out;
     }
+    json_t *mb = mb_of_item(jid, node, it);
+    if (!mb) {
+        lv_debug(AP_AREA, "%s: item %s is not a blog post: not relayed", account, it->id);
+        goto out;
+    }
     struct relay *r = lv_xcalloc(1, sizeof(*r));
     r->gw = gw;
     r->account = lv_xstrdup(account);
-    r->jid = lv_xstrdup(jid);
     r->node = lv_xstrdup(node);
     r->type = lv_xstrdup(known && !obj.deleted ? "Update" : "Create");
     r->object_id = object_id;
     object_id = NULL;
-    r->item.id = lv_xstrdup(it->id);
-    r->item.publisher = it->publisher ? lv_xstrdup(it->publisher) : NULL;
-    r->item.payload = lv_xml_ref(it->payload);
+    r->item_id = lv_xstrdup(it->id);
+    r->mb = mb;
     for (size_t i = 0; i < n; i++)
         relay_add_inbox(r, inboxes[i]);
     char *handles[MENTIONS_MAX];
     size_t nh = 0;
-    json_t *mb = NULL;
-    if (gw->auto_mentions &&
-        lv_mb_data_from_entry(it->payload, jid, node, it->id, NULL, &mb, NULL) == 0) {
+    if (gw->auto_mentions) {
         const char *title = json_string_value(json_object_get(mb, "title"));
         const char *content = json_string_value(json_object_get(mb, "content"));
         char *text = lv_xasprintf("%s\n%s", title ? title : "", content ? content : "");
         nh = find_handles(gw, text, handles, MENTIONS_MAX);
         free(text);
     }
-    json_decref(mb);
     if (nh == 0 || gw->closing) {
         for (size_t i = 0; i < nh; i++)
             free(handles[i]);
