@@ -45,7 +45,8 @@ static const struct lv_opt options[] = {
      "stays synced but is shown as trimmed, and reads that need its older items go to the "
      "pubsub service."},
     {"component ap-gateway", "public_url", LV_OPT_STRING, "%(xmpp_domain)s", 0, 0, NULL,
-     "Public host (and port, if not 443) of the gateway's HTTPS URLs, without scheme (empty: the XMPP server's domain): "
+     "Public host (and port, if not 443) of the gateway's HTTPS URLs, without scheme (empty: the "
+     "XMPP server's domain): "
      "actor ids are `https://{public_url}/{ap_path}/actor/...` (reference key; the "
      "reverse proxy serves this host)."},
     {"component ap-gateway", "http_port", LV_OPT_INT, "8123", 0, 65535, NULL,
